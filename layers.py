@@ -1,0 +1,102 @@
+"""Trainable and stochastic layers: a fully connected layer and inverted dropout.
+
+Shapes: N is the batch size; a batch is the first axis. Gradients are taken
+of L, the loss averaged over the batch (the losses in ``losses.py`` already
+divide by N, so the layers never do).
+"""
+
+import numpy as np
+
+
+class Dense:
+    """Fully connected layer with optional L1/L2 penalties on its parameters.
+
+    Forward:   Y = X W + b          X: (N, n_in)  W: (n_in, n_out)  b: (1, n_out)
+    Backward:  G = dL/dY            G: (N, n_out)
+               dW = X^T G + l1 sign(W) + 2 l2 W
+               db = sum_rows(G) + l1_b sign(b) + 2 l2_b b
+               dX = G W^T
+    Penalty:   l1 sum|W| + l2 sum W^2 + l1_b sum|b| + l2_b sum b^2
+               (added to the loss by ``losses.regularization_loss``)
+
+    sign(0) = 0, so a weight at exactly zero gets no L1 push.
+
+    Weights start at 0.01 * N(0, 1) and biases at zero, the setting of the book
+    *Neural Networks from Scratch in Python* whose results we reproduce. ``rng``
+    is a ``numpy.random.Generator`` (``default_rng(0)`` when omitted, so two
+    layers built without one start identical); ``dtype`` is the precision of
+    the parameters (float64 unless asked otherwise).
+    """
+
+    def __init__(self, n_inputs, n_neurons, weight_regularizer_l1=0.0,
+                 weight_regularizer_l2=0.0, bias_regularizer_l1=0.0,
+                 bias_regularizer_l2=0.0, *, rng=None, dtype=np.float64):
+        rng = np.random.default_rng(0) if rng is None else rng
+        self.weights = (0.01 * rng.standard_normal((n_inputs, n_neurons))).astype(dtype)
+        self.biases = np.zeros((1, n_neurons), dtype=dtype)
+        self.weight_regularizer_l1 = weight_regularizer_l1
+        self.weight_regularizer_l2 = weight_regularizer_l2
+        self.bias_regularizer_l1 = bias_regularizer_l1
+        self.bias_regularizer_l2 = bias_regularizer_l2
+
+    def forward(self, inputs, training=False):
+        # Kept by reference, not copied: backward needs X for dW.
+        self.inputs = inputs
+        self.output = inputs @ self.weights + self.biases
+        return self.output
+
+    def backward(self, dvalues):
+        self.dweights = self.inputs.T @ dvalues
+        self.dbiases = dvalues.sum(axis=0, keepdims=True)
+        _add_penalty_gradient(self.dweights, self.weights,
+                              self.weight_regularizer_l1, self.weight_regularizer_l2)
+        _add_penalty_gradient(self.dbiases, self.biases,
+                              self.bias_regularizer_l1, self.bias_regularizer_l2)
+        self.dinputs = dvalues @ self.weights.T
+        return self.dinputs
+
+
+def _add_penalty_gradient(grad, param, l1, l2):
+    """grad += l1 sign(param) + 2 l2 param, in place on a gradient we own."""
+    if l1:
+        grad += l1 * np.sign(param)
+    if l2:
+        grad += (2 * l2) * param
+
+
+class Dropout:
+    """Inverted dropout: each unit is dropped with probability ``rate``.
+
+    Training:  Y = X * M,  M_ij = B_ij / (1 - rate),  B_ij ~ Bernoulli(1 - rate)
+    Backward:  dX = G * M                               (the same mask M)
+    Inference: Y = X
+
+    Scaling the kept units by 1 / (1 - rate) keeps E[Y] = X, so nothing needs
+    rescaling at inference. A new mask is drawn on every training forward.
+    """
+
+    def __init__(self, rate, *, rng=None):
+        if not (isinstance(rate, (int, float, np.floating, np.integer))
+                and not isinstance(rate, bool) and 0 <= rate < 1):
+            raise ValueError(f"dropout rate must be a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.rng = np.random.default_rng(0) if rng is None else rng
+
+    def forward(self, inputs, training=False):
+        self.inputs = inputs
+        if not training:
+            self.mask = None
+            self.output = inputs
+            return inputs
+        keep = 1.0 - self.rate
+        # Drawn in the input's precision where the generator supports it, so a
+        # float32 network never makes a float64 mask.
+        draw_dtype = inputs.dtype if inputs.dtype in (np.float32, np.float64) else np.float64
+        uniform = self.rng.random(inputs.shape, dtype=draw_dtype)
+        self.mask = (uniform < keep).astype(inputs.dtype) / np.asarray(keep, inputs.dtype)
+        self.output = inputs * self.mask
+        return self.output
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues if self.mask is None else dvalues * self.mask
+        return self.dinputs

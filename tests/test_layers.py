@@ -1,0 +1,168 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from layers import Dense, Dropout
+from losses import regularization_loss
+
+from gradcheck import assert_gradient_matches, away_from_zero, numerical_gradient
+
+REGULARISERS = dict(weight_regularizer_l1=3e-2, weight_regularizer_l2=5e-2,
+                    bias_regularizer_l1=2e-2, bias_regularizer_l2=4e-2)
+
+
+def dense_gradient_errors(n, n_in, n_out, seed, **regularisers):
+    """Check dX, dW, db of Dense against L = sum(Y * R) + penalty; return the errors."""
+    rng = np.random.default_rng(seed)
+    layer = Dense(n_in, n_out, **regularisers, rng=rng)
+    # Parameters away from 0, where |w| has its kink.
+    layer.weights = away_from_zero(rng, (n_in, n_out))
+    layer.biases = away_from_zero(rng, (1, n_out))
+    x = rng.standard_normal((n, n_in))
+    upstream = rng.standard_normal((n, n_out))
+
+    def total_loss():
+        return float((layer.forward(x) * upstream).sum()) + regularization_loss(layer)
+
+    total_loss()
+    dx = layer.backward(upstream)
+    dw, db = layer.dweights, layer.dbiases
+    return [assert_gradient_matches(dx, numerical_gradient(total_loss, x)),
+            assert_gradient_matches(dw, numerical_gradient(total_loss, layer.weights)),
+            assert_gradient_matches(db, numerical_gradient(total_loss, layer.biases))]
+
+
+def test_dense_gradients_with_all_regularisers():
+    dense_gradient_errors(7, 4, 5, seed=0, **REGULARISERS)
+
+
+def test_dense_gradients_without_regularisers():
+    dense_gradient_errors(7, 4, 5, seed=1)
+
+
+@given(n=st.integers(1, 32), n_in=st.integers(1, 16), n_out=st.integers(1, 16),
+       seed=st.integers(0, 2**32 - 1))
+def test_dense_gradients_any_shape(n, n_in, n_out, seed):
+    dense_gradient_errors(n, n_in, n_out, seed, **REGULARISERS)
+
+
+def test_dense_forward_is_affine_map():
+    layer = Dense(2, 3, rng=np.random.default_rng(0))
+    layer.weights = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    layer.biases = np.array([[0.5, -0.5, 1.0]])
+    out = layer.forward(np.array([[1.0, 1.0], [2.0, -1.0]]))
+    np.testing.assert_array_equal(out, [[5.5, 6.5, 10.0], [-1.5, -1.5, 1.0]])
+
+
+def test_dense_default_initialisation():
+    layer = Dense(2, 64, rng=np.random.default_rng(42))
+    expected = 0.01 * np.random.default_rng(42).standard_normal((2, 64))
+    np.testing.assert_array_equal(layer.weights, expected)
+    np.testing.assert_array_equal(layer.biases, np.zeros((1, 64)))
+    assert layer.weights.dtype == np.float64
+
+
+def test_dense_without_rng_is_reproducible():
+    np.testing.assert_array_equal(Dense(3, 4).weights, Dense(3, 4).weights)
+
+
+def test_dense_l1_gradient_of_zero_weight_is_zero():
+    layer = Dense(1, 2, weight_regularizer_l1=1.0)
+    layer.weights = np.array([[0.0, 2.0]])
+    layer.forward(np.zeros((1, 1)))
+    layer.backward(np.zeros((1, 2)))
+    np.testing.assert_array_equal(layer.dweights, [[0.0, 1.0]])
+
+
+def test_dense_backward_does_not_change_parameters():
+    layer = Dense(3, 2, **REGULARISERS, rng=np.random.default_rng(0))
+    weights, biases = layer.weights.copy(), layer.biases.copy()
+    layer.forward(np.ones((4, 3)))
+    layer.backward(np.ones((4, 2)))
+    np.testing.assert_array_equal(layer.weights, weights)
+    np.testing.assert_array_equal(layer.biases, biases)
+
+
+@given(n=st.integers(1, 32), n_in=st.integers(1, 16), n_out=st.integers(1, 16),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_dense_keeps_dtype(n, n_in, n_out, dtype):
+    layer = Dense(n_in, n_out, **REGULARISERS, dtype=dtype)
+    out = layer.forward(np.ones((n, n_in), dtype=dtype))
+    dx = layer.backward(np.ones_like(out))
+    for array in (layer.weights, layer.biases, out, dx, layer.dweights, layer.dbiases):
+        assert array.dtype == dtype
+
+
+def fixed_mask_dropout(rate, seed):
+    """A Dropout whose forward draws the same mask every time, for gradient checks."""
+    layer = Dropout(rate)
+    forward = layer.forward
+
+    def forward_with_fixed_mask(inputs, training=False):
+        layer.rng = np.random.default_rng(seed)
+        return forward(inputs, training)
+
+    layer.forward = forward_with_fixed_mask
+    return layer
+
+
+@given(n=st.integers(1, 32), width=st.integers(1, 16), rate=st.floats(0.0, 0.9),
+       seed=st.integers(0, 2**32 - 1))
+def test_dropout_gradient_with_fixed_mask(n, width, rate, seed):
+    rng = np.random.default_rng(seed)
+    layer = fixed_mask_dropout(rate, seed)
+    x = rng.standard_normal((n, width))
+    upstream = rng.standard_normal((n, width))
+
+    def loss():
+        return float((layer.forward(x, training=True) * upstream).sum())
+
+    loss()
+    if not layer.mask.any():
+        return  # every unit dropped: both gradients are zero
+    assert_gradient_matches(layer.backward(upstream), numerical_gradient(loss, x))
+
+
+def test_dropout_mask_is_scaled_bernoulli():
+    layer = Dropout(0.25, rng=np.random.default_rng(0))
+    out = layer.forward(np.ones((400, 500)), training=True)
+    assert set(np.unique(out)) == {0.0, 1 / 0.75}
+    assert abs((out == 0).mean() - 0.25) < 0.005
+    assert abs(out.mean() - 1.0) < 0.01  # inverted dropout keeps the expectation
+    np.testing.assert_array_equal(layer.backward(np.full((400, 500), 2.0)), 2 * out)
+
+
+def test_dropout_draws_a_new_mask_each_forward():
+    layer = Dropout(0.5, rng=np.random.default_rng(0))
+    first = layer.forward(np.ones((10, 10)), training=True).copy()
+    second = layer.forward(np.ones((10, 10)), training=True)
+    assert not np.array_equal(first, second)
+
+
+def test_dropout_is_identity_when_not_training():
+    layer = Dropout(0.5)
+    x = np.arange(6.0).reshape(2, 3)
+    assert layer.forward(x) is x
+    g = np.ones((2, 3))
+    np.testing.assert_array_equal(layer.backward(g), g)
+
+
+def test_dropout_rate_zero_keeps_everything():
+    x = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(Dropout(0).forward(x, training=True), x)
+
+
+@pytest.mark.parametrize("rate", [-0.1, 1, 1.5, float("nan"), "0.5", None])
+def test_dropout_rejects_bad_rate(rate):
+    with pytest.raises(ValueError, match=repr(rate).replace(".", r"\.")):
+        Dropout(rate)
+
+
+@given(n=st.integers(1, 32), width=st.integers(1, 16),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_dropout_keeps_dtype(n, width, dtype):
+    layer = Dropout(0.3)
+    out = layer.forward(np.ones((n, width), dtype=dtype), training=True)
+    assert out.dtype == dtype
+    assert layer.backward(np.ones_like(out)).dtype == dtype

@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from activations import Softmax
+from layers import Dense
+from losses import CategoricalCrossentropy, SoftmaxCategoricalCrossentropy, regularization_loss
+
+from gradcheck import assert_gradient_matches, numerical_gradient
+
+SHAPES = dict(n=st.integers(1, 32), classes=st.integers(2, 16), seed=st.integers(0, 2**32 - 1))
+
+
+def probabilities_and_labels(rng, n, classes):
+    """Probabilities within (0.01, 0.99), far from the clip edges, and integer labels."""
+    p = rng.uniform(0.05, 1.0, (n, classes))
+    p /= p.sum(axis=1, keepdims=True) * 1.01
+    return p, rng.integers(0, classes, n)
+
+
+def one_hot(labels, classes):
+    return np.eye(classes)[labels]
+
+
+@given(**SHAPES, sparse=st.booleans())
+def test_crossentropy_gradient_sparse_and_one_hot(n, classes, seed, sparse):
+    rng = np.random.default_rng(seed)
+    p, labels = probabilities_and_labels(rng, n, classes)
+    y = labels if sparse else one_hot(labels, classes)
+    loss = CategoricalCrossentropy()
+    numeric = numerical_gradient(lambda: loss.calculate(p, y), p)
+    assert_gradient_matches(loss.backward(p, y), numeric)
+
+
+@given(**SHAPES, sparse=st.booleans())
+def test_fused_softmax_crossentropy_gradient(n, classes, seed, sparse):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, classes))
+    labels = rng.integers(0, classes, n)
+    y = labels if sparse else one_hot(labels, classes)
+    fused = SoftmaxCategoricalCrossentropy()
+    numeric = numerical_gradient(lambda: fused.forward(x, y), x)
+    fused.forward(x, y)
+    assert_gradient_matches(fused.backward(fused.output, y), numeric)
+
+
+def test_fused_equals_softmax_then_crossentropy():
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    fused = SoftmaxCategoricalCrossentropy()
+    softmax, loss = Softmax(), CategoricalCrossentropy()
+    assert fused.forward(x, y) == loss.calculate(softmax.forward(x), y)
+    np.testing.assert_array_equal(fused.output, softmax.output)
+    chained = softmax.backward(loss.backward(softmax.output, y))
+    np.testing.assert_allclose(fused.backward(fused.output, y), chained, rtol=1e-10, atol=1e-15)
+
+
+def test_crossentropy_known_values():
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.5, 0.4]])
+    loss = CategoricalCrossentropy()
+    expected = [-np.log(0.7), -np.log(0.4)]
+    np.testing.assert_allclose(loss.forward(p, np.array([0, 2])), expected)
+    np.testing.assert_allclose(loss.forward(p, one_hot([0, 2], 3)), expected)
+    assert loss.calculate(p, np.array([0, 2])) == pytest.approx(np.mean(expected))
+    np.testing.assert_allclose(loss.backward(p, np.array([0, 2])),
+                               [[-1 / (2 * 0.7), 0, 0], [0, 0, -1 / (2 * 0.4)]])
+
+
+def test_crossentropy_of_zero_probability_is_finite():
+    p = np.array([[0.0, 1.0], [1.0, 0.0]])
+    loss = CategoricalCrossentropy()
+    losses = loss.forward(p, np.array([0, 0]))
+    np.testing.assert_allclose(losses, [-np.log(1e-7), -np.log(1 - 1e-7)])
+    assert np.isfinite(loss.backward(p, np.array([0, 0]))).all()
+
+
+def test_fused_loss_is_finite_for_huge_logits():
+    fused = SoftmaxCategoricalCrossentropy()
+    loss = fused.forward(np.array([[1000.0, -1000.0], [-1000.0, 1000.0]]), np.array([1, 1]))
+    assert np.isfinite(loss)
+    assert loss == pytest.approx(-np.log(1e-7) / 2)
+
+
+@pytest.mark.parametrize("y, message", [
+    (np.array([0, 3]), "label 3"),
+    (np.array([-1, 0]), "label -1"),
+    (np.array([0, 1, 2]), "3 labels for 2 samples"),
+    (np.array([0.0, 1.0]), "float64"),
+    (np.zeros((2, 2, 3), dtype=int), r"\(2, 2, 3\)"),
+    (np.array([[1, 0, 0, 0], [0, 1, 0, 0]]), r"\(2, 4\)"),
+    (np.array([[1, 1, 0], [0, 1, 0]]), "one-hot"),
+    (np.array([[0.5, 0.5, 0], [0, 1, 0]]), "one-hot"),
+])
+def test_invalid_labels_raise_value_error(y, message):
+    p = np.full((2, 3), 1 / 3)
+    for call in (CategoricalCrossentropy().forward, CategoricalCrossentropy().backward,
+                 SoftmaxCategoricalCrossentropy().forward,
+                 SoftmaxCategoricalCrossentropy().backward):
+        with pytest.raises(ValueError, match=message):
+            call(p, y)
+
+
+def test_regularization_loss_matches_formula():
+    layer = Dense(3, 2, 0.1, 0.2, 0.3, 0.4)
+    layer.weights = np.array([[1.0, -2.0], [0.5, 0.0], [-1.5, 3.0]])
+    layer.biases = np.array([[-1.0, 2.0]])
+    expected = 0.1 * 8.0 + 0.2 * 16.5 + 0.3 * 3.0 + 0.4 * 5.0
+    assert regularization_loss(layer) == pytest.approx(expected, rel=1e-15)
+
+
+def test_regularization_loss_is_zero_without_parameters_or_regularisers():
+    assert regularization_loss(Softmax()) == 0.0
+    assert regularization_loss(Dense(3, 2)) == 0.0
+
+
+@given(n=st.integers(1, 32), classes=st.integers(2, 16),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_losses_keep_dtype(n, classes, dtype):
+    x = np.linspace(-2, 2, n * classes, dtype=dtype).reshape(n, classes)
+    y = np.arange(n) % classes
+    fused = SoftmaxCategoricalCrossentropy()
+    fused.forward(x, y)
+    assert fused.output.dtype == dtype
+    assert fused.backward(fused.output, y).dtype == dtype
+    loss = CategoricalCrossentropy()
+    assert loss.forward(fused.output, y).dtype == dtype
+    assert loss.backward(fused.output, y).dtype == dtype
