@@ -1,0 +1,157 @@
+"""The training loop: epochs of forward, backward and update, with validation.
+
+It knows nothing of flags, files or figures: it takes a network, an
+optimizer and the data, and returns what happened as a list of rows, one per
+logged epoch, with the columns of ``COLUMNS``.
+"""
+
+import logging
+import math
+import signal
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from model import accuracy
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("epoch", "loss", "data_loss", "reg_loss", "accuracy", "learning_rate",
+           "val_loss", "val_accuracy")
+
+# Why a run ended; main.py turns these into exit statuses.
+COMPLETED, DIVERGED, INTERRUPTED = "completed", "diverged", "interrupted"
+
+
+@dataclass
+class Result:
+    rows: list = field(default_factory=list)
+    status: str = COMPLETED
+    epochs_done: int = 0
+    message: str = ""
+
+
+def batches(n, batch_size, rng):
+    """Index arrays covering 0..n-1: one full batch, or shuffled mini-batches."""
+    if batch_size is None or batch_size >= n:
+        return [slice(None)]
+    order = rng.permutation(n)
+    return [order[start:start + batch_size] for start in range(0, n, batch_size)]
+
+
+def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
+          batch_size=None, rng=None, on_log=None, layer_stats=False):
+    """Train for ``epochs`` epochs and return a ``Result``.
+
+    Training loss and accuracy of an epoch are averaged over its batches, as
+    the forward passes saw them (dropout on). Validation is evaluated on the
+    network after the epoch's updates, dropout off, data loss only. A row is
+    logged at epoch 1, every ``log_every`` epochs and at the last epoch;
+    ``on_log(row, network)`` is called with each.
+
+    Training stops early, with the rows so far, when the loss or a parameter
+    stops being finite (status DIVERGED) or on Ctrl-C, which is honoured once
+    the current epoch is complete (status INTERRUPTED).
+    """
+    rng = np.random.default_rng(0) if rng is None else rng
+    result = Result()
+    stop = _InterruptFlag()
+    # Overflow and NaN are detected and reported below; NumPy's own warnings
+    # about them would only repeat it, less clearly.
+    with stop, np.errstate(over="ignore", invalid="ignore"):
+        try:
+            for epoch in range(1, epochs + 1):
+                planned_log = epoch == 1 or epoch % log_every == 0 or epoch == epochs
+                before = ([layer.weights.copy() for layer in network.dense_layers]
+                          if layer_stats and planned_log else None)
+                row = _epoch(network, optimizer, x, y, batch_size, rng, epoch)
+                if before is not None:
+                    row["layers"] = _layer_stats(network.dense_layers, before)
+                result.epochs_done = epoch
+                if not (math.isfinite(row["loss"]) and network.is_finite()):
+                    result.status = DIVERGED
+                    result.message = (
+                        f"training diverged at epoch {epoch}: the loss or a weight became "
+                        f"NaN or infinite with learning rate {row['learning_rate']:.6g}; "
+                        "try a lower --learning-rate")
+                    _log_row(result, row, network, x_val, y_val, on_log)
+                    break
+                if planned_log or stop.requested:
+                    _log_row(result, row, network, x_val, y_val, on_log)
+                if stop.requested:
+                    result.status = INTERRUPTED
+                    break
+        except KeyboardInterrupt:
+            # An interrupt that got past the handler (raised inside an epoch):
+            # the epoch in progress is dropped, the completed ones are kept.
+            result.status = INTERRUPTED
+    if result.status == INTERRUPTED:
+        result.message = f"interrupted after epoch {result.epochs_done} of {epochs}"
+    return result
+
+
+def _epoch(network, optimizer, x, y, batch_size, rng, epoch):
+    """One pass over the training data; returns the epoch's row without validation."""
+    data_loss_sum = correct = 0.0
+    n = len(y)
+    for index in batches(n, batch_size, rng):
+        xb, yb = x[index], y[index]
+        data_loss = network.forward(xb, yb, training=True)
+        data_loss_sum += data_loss * len(yb)
+        correct += accuracy(network.loss.output, yb) * len(yb)
+        network.backward(yb)
+        optimizer.step(network.dense_layers)
+    data_loss = data_loss_sum / n
+    reg_loss = network.regularization_loss()
+    return dict(epoch=epoch, loss=data_loss + reg_loss, data_loss=data_loss,
+                reg_loss=reg_loss, accuracy=correct / n,
+                learning_rate=optimizer.current_learning_rate)
+
+
+def _layer_stats(dense_layers, weights_before):
+    stats = []
+    for layer, before in zip(dense_layers, weights_before, strict=True):
+        norm_before = float(np.linalg.norm(before))
+        update = float(np.linalg.norm(layer.weights - before))
+        stats.append(dict(weight_norm=float(np.linalg.norm(layer.weights)),
+                          grad_norm=float(np.linalg.norm(layer.dweights)),
+                          update_ratio=update / norm_before if norm_before else math.inf))
+    return stats
+
+
+def _log_row(result, row, network, x_val, y_val, on_log):
+    val_loss, val_accuracy = network.evaluate(x_val, y_val)
+    row.update(val_loss=val_loss, val_accuracy=val_accuracy)
+    result.rows.append(row)
+    if on_log is not None:
+        on_log(row, network)
+
+
+class _InterruptFlag:
+    """While active, Ctrl-C (SIGINT) sets ``requested`` instead of raising.
+
+    Outside the main thread signal handlers cannot be set; there the flag
+    does nothing and a KeyboardInterrupt is caught by ``train`` instead.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+        log.warning("Ctrl-C: stopping after this epoch (press again to stop now)")
+
+    def __enter__(self):
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
