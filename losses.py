@@ -60,11 +60,13 @@ class CategoricalCrossentropy:
         n = y_pred.shape[0]
         y = _class_indices(y_true, n, y_pred.shape[1])
         confidence = np.clip(y_pred[np.arange(n), y], EPS, 1 - EPS)
-        return -np.log(confidence)
+        np.log(confidence, out=confidence)
+        return np.negative(confidence, out=confidence)
 
     def calculate(self, y_pred, y_true):
         """The mean loss over the batch, as a Python float."""
-        return float(np.mean(self.forward(y_pred, y_true)))
+        sample_losses = self.forward(y_pred, y_true)
+        return float(sample_losses.sum()) / len(sample_losses)
 
     def backward(self, dvalues, y_true):
         _check_scores(dvalues)

@@ -4,6 +4,11 @@
 
 Every hidden Dense layer carries the L1/L2 penalties; the output layer
 carries none (as in the book's chapter-14 network).
+
+The parameters of all layers are views into one flat array, in layer order
+(weights, then biases), so an optimizer can update them all with a few
+vectorised calls (see ``optimizers.py``). Each layer still sees ordinary
+``weights`` and ``biases`` arrays.
 """
 
 import numpy as np
@@ -29,6 +34,21 @@ class Network:
             width = n_neurons
         self.layers.append(Dense(width, n_classes, rng=rng, dtype=dtype))
         self.loss = SoftmaxCategoricalCrossentropy()
+        # Nothing uses the gradient with respect to the input data.
+        self.layers[0].input_gradient = False
+        self.flat_parameters = self._pack_parameters()
+
+    def _pack_parameters(self):
+        """Move every parameter into one flat array and make the layers hold views of it."""
+        arrays = [array for _, array in self.parameters()]
+        flat = np.concatenate([array.reshape(-1) for array in arrays])
+        offset = 0
+        for layer in self.dense_layers:
+            for name in ("weights", "biases"):
+                array = getattr(layer, name)
+                setattr(layer, name, flat[offset:offset + array.size].reshape(array.shape))
+                offset += array.size
+        return flat
 
     @property
     def dense_layers(self):
@@ -70,9 +90,14 @@ class Network:
             yield f"dense{index}.biases", layer.biases
 
     def is_finite(self):
-        # The sum of an array is NaN or inf when any entry is: one cheap pass.
-        return all(np.isfinite(array.sum()) for _, array in self.parameters())
+        # The sum of an array is NaN or inf when any entry is (or when finite
+        # entries overflow, which is divergence too): one cheap pass.
+        arrays = [array for _, array in self.parameters()]
+        if all(array.base is self.flat_parameters for array in arrays):
+            arrays = [self.flat_parameters]
+        return all(np.isfinite(array.sum()) for array in arrays)
 
 
 def accuracy(probabilities, y):
-    return float(np.mean(probabilities.argmax(axis=1) == y))
+    """Fraction of rows whose most probable class is the label."""
+    return np.count_nonzero(probabilities.argmax(axis=1) == y) / len(y)

@@ -10,9 +10,17 @@ Per-parameter state (momentums, caches) lives in the optimizer, keyed by the
 parameter array it belongs to and created as zeros on first use; nothing but
 ``weights`` and ``biases`` is ever written onto a layer, and those two are
 updated in place.
+
+Every update rule is element-wise, so it gives the same numbers applied to
+each parameter array in turn or to all of them laid end to end in one flat
+array. When the parameters are consecutive views into one buffer (as
+``model.Network`` arranges), ``step`` gathers the gradients into one flat
+array and runs the rule once, instead of once per array: a fixed handful of
+NumPy calls whatever the number of layers.
 """
 
 import math
+import operator
 
 import numpy as np
 
@@ -52,15 +60,25 @@ class Optimizer:
         # id(param) -> (param, {slot name: array}); the array is held so that
         # its id cannot be reused by another array while the state exists.
         self._state = {}
+        # The last parameter list seen tiling one buffer, with its flat state.
+        self._flat = None
 
     def step(self, layers):
         """Update every layer in ``layers`` that has weights, then count one step."""
         lr = self.learning_rate / (1.0 + self.decay * self.iterations)
+        params, grads = [], []
         for layer in layers:
-            if not hasattr(layer, "weights"):
-                continue
-            self._update(layer.weights, layer.dweights, self._state_of(layer.weights), lr)
-            self._update(layer.biases, layer.dbiases, self._state_of(layer.biases), lr)
+            if hasattr(layer, "weights"):
+                params += (layer.weights, layer.biases)
+                grads += (layer.dweights, layer.dbiases)
+        flat = self._flat_layout(params)
+        if flat is not None:
+            buffer, grad_buffer, state = flat
+            np.concatenate([grad.reshape(-1) for grad in grads], out=grad_buffer)
+            self._update(buffer, grad_buffer, state, lr)
+        else:
+            for param, grad in zip(params, grads, strict=True):
+                self._update(param, grad, self._state_of(param), lr)
         self.current_learning_rate = lr
         self.iterations += 1
 
@@ -71,8 +89,53 @@ class Optimizer:
             self._state[id(param)] = entry
         return entry[1]
 
+    def _flat_layout(self, params):
+        """(buffer, gradient buffer, flat state) if ``params`` tile one buffer, else None.
+
+        The flat state is assembled from each parameter's own state, and each
+        parameter's state then becomes a view into it, so the per-array path
+        and the flat path read and write the same numbers.
+        """
+        if self._flat is not None:
+            known, layout = self._flat
+            same = len(known) == len(params) and all(map(operator.is_, known, params))
+            if same:
+                return layout
+        buffer = _tiled_buffer(params)
+        if buffer is None:
+            return None
+        state = {}
+        for name in self._slots:
+            state[name] = np.concatenate(
+                [self._state_of(param)[name].reshape(-1) for param in params])
+        offset = 0
+        for param in params:
+            views = {name: state[name][offset:offset + param.size].reshape(param.shape)
+                     for name in self._slots}
+            self._state[id(param)] = (param, views)
+            offset += param.size
+        layout = (buffer, np.empty_like(buffer), state)
+        self._flat = (list(params), layout)
+        return layout
+
     def _update(self, param, grad, state, lr):
         raise NotImplementedError
+
+
+def _tiled_buffer(params):
+    """The 1-D array that ``params`` cover end to end, in order, or None."""
+    if not params:
+        return None
+    base = params[0].base
+    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
+        return None
+    address = base.__array_interface__["data"][0]
+    for param in params:
+        if (param.base is not base or not param.flags.c_contiguous
+                or param.__array_interface__["data"][0] != address):
+            return None
+        address += param.nbytes
+    return base if address == base.__array_interface__["data"][0] + base.nbytes else None
 
 
 class SGD(Optimizer):
