@@ -166,3 +166,14 @@ def test_dropout_keeps_dtype(n, width, dtype):
     out = layer.forward(np.ones((n, width), dtype=dtype), training=True)
     assert out.dtype == dtype
     assert layer.backward(np.ones_like(out)).dtype == dtype
+
+
+def test_dense_without_input_gradient_still_gives_parameter_gradients():
+    full, first = (Dense(3, 2, rng=np.random.default_rng(0)) for _ in range(2))
+    first.input_gradient = False
+    x, g = np.ones((4, 3)), np.arange(8.0).reshape(4, 2)
+    for layer in (full, first):
+        layer.forward(x)
+    assert first.backward(g) is None and full.backward(g).shape == (4, 3)
+    np.testing.assert_array_equal(first.dweights, full.dweights)
+    np.testing.assert_array_equal(first.dbiases, full.dbiases)

@@ -237,3 +237,64 @@ def test_defaults_match_api():
     assert _settings(RMSProp()) == dict(learning_rate=0.001, decay=0.0, epsilon=1e-7, rho=0.9)
     assert _settings(Adam()) == dict(learning_rate=0.001, decay=0.0, epsilon=1e-7,
                                      beta_1=0.9, beta_2=0.999)
+
+
+def packed_and_separate(seed):
+    """The same two Dense layers twice: as views into one flat buffer, and on their own."""
+    rng = np.random.default_rng(seed)
+    separate = [Dense(3, 5, rng=rng), Dense(5, 2, rng=rng)]
+    arrays = [a for layer in separate for a in (layer.weights, layer.biases)]
+    flat = np.concatenate([a.ravel() for a in arrays])
+    packed = [Dense(3, 5), Dense(5, 2)]
+    offset = 0
+    for layer, original in zip(packed, separate, strict=True):
+        for name in ("weights", "biases"):
+            shape = getattr(original, name).shape
+            size = int(np.prod(shape))
+            setattr(layer, name, flat[offset:offset + size].reshape(shape))
+            offset += size
+    return packed, separate, flat
+
+
+@pytest.mark.parametrize("optimizer_class, settings", [
+    (SGD, dict(learning_rate=0.5, momentum=0.9, decay=0.01)), (Adagrad, dict(decay=0.1)),
+    (RMSProp, dict(learning_rate=0.01, rho=0.5)), (Adam, dict(learning_rate=0.05, decay=1e-3))])
+def test_flat_buffer_path_equals_per_array_path(optimizer_class, settings):
+    packed, separate, flat = packed_and_separate(seed=0)
+    flat_optimizer, plain_optimizer = optimizer_class(**settings), optimizer_class(**settings)
+    x = np.random.default_rng(1).standard_normal((8, 3))
+    for _ in range(30):
+        for layers, optimizer in ((packed, flat_optimizer), (separate, plain_optimizer)):
+            hidden = np.tanh(layers[0].forward(x))
+            out = layers[1].forward(hidden)
+            layers[0].backward(layers[1].backward(np.sin(out)) * (1 - hidden**2))
+            optimizer.step(layers)
+    assert flat_optimizer._flat is not None and plain_optimizer._flat is None
+    for a, b in zip(packed, separate, strict=True):
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.biases, b.biases)
+    assert packed[0].weights.base is flat  # updated in place, still views
+
+
+def test_switching_between_flat_and_per_array_paths_keeps_state():
+    packed, separate, _ = packed_and_separate(seed=2)
+    flat_optimizer, plain_optimizer = Adam(0.05), Adam(0.05)
+    rng = np.random.default_rng(3)
+    for step in range(12):
+        grads = [rng.standard_normal(a.shape) for a in (packed[0].weights, packed[0].biases,
+                                                         packed[1].weights, packed[1].biases)]
+        for layers in (packed, separate):
+            layers[0].dweights, layers[0].dbiases, layers[1].dweights, layers[1].dbiases = grads
+        # Every third step updates the layers one at a time (the per-array path).
+        if step % 3 == 2:
+            flat_optimizer.step(packed[:1])
+            flat_optimizer.iterations -= 1
+            flat_optimizer.step(packed[1:])
+            plain_optimizer.step(separate[:1])
+            plain_optimizer.iterations -= 1
+            plain_optimizer.step(separate[1:])
+        else:
+            flat_optimizer.step(packed)
+            plain_optimizer.step(separate)
+    for a, b in zip(packed, separate, strict=True):
+        np.testing.assert_array_equal(a.weights, b.weights)
