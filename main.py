@@ -265,10 +265,13 @@ def run(config):
                    log_every=config["log_every"], batch_size=config["batch_size"],
                    rng=np.random.default_rng(seeds[1]), on_log=on_log, layer_stats=debug)
     seconds = time.perf_counter() - started
-    if not result.rows:  # no epoch completed: evaluate the network as it stands
+    if result.rows:
+        final = result.rows[-1]
+    else:  # no epoch completed: report the network as it stands
+        train_loss, train_accuracy = network.evaluate(x, y)
         val_loss, val_accuracy = network.evaluate(x_val, y_val)
-    else:
-        val_loss, val_accuracy = result.rows[-1]["val_loss"], result.rows[-1]["val_accuracy"]
+        final = dict(loss=train_loss + network.regularization_loss(), accuracy=train_accuracy,
+                     val_loss=val_loss, val_accuracy=val_accuracy)
     if result.status != COMPLETED:
         log.warning(result.message)
 
@@ -282,16 +285,16 @@ def run(config):
         from plots import plot_training
 
         title = (f"{config['optimizer']}: {result.epochs_done} epochs, "
-                 f"validation accuracy {val_accuracy:.3f}")
+                 f"validation accuracy {final['val_accuracy']:.3f}")
         written.append(plot_training(result.rows, network, x, y, config["plot"],
                                      title=title, show=config["show"]))
         config_path = config["plot"].with_suffix(".config.json")
         config_path.write_text(json.dumps(_jsonable(config), indent=1) + "\n")
         written.append(config_path)
 
-    print(f"{result.status}: {result.epochs_done}/{config['epochs']} epochs in "
-          f"{seconds:.2f} s, validation accuracy {val_accuracy:.3f}, "
-          f"validation loss {val_loss:.3f}")
+    print(f"{result.status}: {result.epochs_done}/{config['epochs']} epochs in {seconds:.2f} s; "
+          f"training accuracy {final['accuracy']:.3f}, loss {final['loss']:.3f}; "
+          f"validation accuracy {final['val_accuracy']:.3f}, loss {final['val_loss']:.3f}")
     for path in written:
         print(f"wrote {path}")
     if result.status == DIVERGED:
