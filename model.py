@@ -95,7 +95,8 @@ class Network:
         arrays = [array for _, array in self.parameters()]
         if all(array.base is self.flat_parameters for array in arrays):
             arrays = [self.flat_parameters]
-        return all(np.isfinite(array.sum()) for array in arrays)
+        with np.errstate(over="ignore", invalid="ignore"):  # inf + -inf is the point
+            return all(np.isfinite(array.sum()) for array in arrays)
 
 
 def accuracy(probabilities, y):
