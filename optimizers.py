@@ -4,7 +4,7 @@ Every optimizer updates the ``weights`` and ``biases`` of the layers passed
 to ``step`` from their ``dweights`` and ``dbiases``. With g a gradient and t
 the number of steps already taken (0 for the first step):
 
-    lr_t = learning_rate / (1 + decay * t)
+    Decay:     lr_t = learning_rate / (1 + decay * t)
 
 Per-parameter state (momentums, caches) lives in the optimizer, keyed by the
 parameter array it belongs to and created as zeros on first use; nothing but
@@ -141,8 +141,8 @@ def _tiled_buffer(params):
 class SGD(Optimizer):
     """Stochastic gradient descent, optionally with (heavy-ball) momentum.
 
-    Plain:     p <- p - lr_t g
-    Momentum:  v <- momentum v - lr_t g;  p <- p + v        (v starts at 0)
+    Update:    p <- p - lr_t g                                  (momentum = 0)
+               v <- momentum v - lr_t g;  p <- p + v            (v starts at 0)
 
     Robbins & Monro (1951); momentum after Polyak (1964).
     """
@@ -165,7 +165,7 @@ class SGD(Optimizer):
 class Adagrad(Optimizer):
     """Adaptive gradient: each parameter's step shrinks with its gradient history.
 
-    c <- c + g^2;  p <- p - lr_t g / (sqrt(c) + epsilon)        (c starts at 0)
+    Update:    c <- c + g^2;  p <- p - lr_t g / (sqrt(c) + epsilon)    (c starts at 0)
 
     Duchi, Hazan & Singer (2011), "Adaptive Subgradient Methods for Online
     Learning and Stochastic Optimization", JMLR 12.
@@ -186,7 +186,8 @@ class Adagrad(Optimizer):
 class RMSProp(Optimizer):
     """Root-mean-square propagation: Adagrad with a decaying average of g^2.
 
-    c <- rho c + (1 - rho) g^2;  p <- p - lr_t g / (sqrt(c) + epsilon)   (c starts at 0)
+    Update:    c <- rho c + (1 - rho) g^2;  p <- p - lr_t g / (sqrt(c) + epsilon)
+               (c starts at 0)
 
     Tieleman & Hinton (2012), Coursera "Neural Networks for Machine Learning",
     lecture 6e.
@@ -209,9 +210,9 @@ class RMSProp(Optimizer):
 class Adam(Optimizer):
     """Adaptive moment estimation: momentum plus RMSProp, both bias-corrected.
 
-    m <- beta_1 m + (1 - beta_1) g          v <- beta_2 v + (1 - beta_2) g^2
-    m_hat = m / (1 - beta_1^(t+1))          v_hat = v / (1 - beta_2^(t+1))
-    p <- p - lr_t m_hat / (sqrt(v_hat) + epsilon)                (m, v start at 0)
+    Update:    m <- beta_1 m + (1 - beta_1) g      v <- beta_2 v + (1 - beta_2) g^2
+               m_hat = m / (1 - beta_1^(t+1))      v_hat = v / (1 - beta_2^(t+1))
+               p <- p - lr_t m_hat / (sqrt(v_hat) + epsilon)    (m, v start at 0)
 
     The corrections undo the pull of the zero start towards 0 in early steps.
     Kingma & Ba (2014), "Adam: A Method for Stochastic Optimization",

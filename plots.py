@@ -85,7 +85,96 @@ def plot_training(rows, network, x, y, path, *, title="", show=False):
     decision_regions(ax_regions, network, x, y)
     if title:
         fig.suptitle(title)
+    return _save(fig, plt, path, show)
 
+
+def plot_comparison(runs, x, y, path, *, show=False):
+    """Several optimizers' curves overlaid, and each one's decision regions.
+
+    ``runs`` maps a name to ``(rows, network)``.
+    """
+    plt = _pyplot(show)
+    fig = plt.figure(figsize=(4 * max(len(runs), 2), 8), layout="constrained")
+    grid = fig.add_gridspec(2, max(len(runs), 2))
+    curves = [fig.add_subplot(grid[0, i]) for i in range(2)]
+    if len(runs) > 2:
+        curves.append(fig.add_subplot(grid[0, 2:]))
+    for name, (rows, _) in runs.items():
+        epochs = [row["epoch"] for row in rows]
+        line, = curves[0].plot(epochs, [r["loss"] for r in rows], label=f"{name} training")
+        curves[0].plot(epochs, [r["val_loss"] for r in rows], color=line.get_color(),
+                       linestyle="--", label=f"{name} validation")
+        curves[1].plot(epochs, [r["accuracy"] for r in rows], color=line.get_color(),
+                       label=f"{name} training")
+        curves[1].plot(epochs, [r["val_accuracy"] for r in rows], color=line.get_color(),
+                       linestyle="--", label=f"{name} validation")
+        if len(curves) > 2:
+            curves[2].plot(epochs, [r["learning_rate"] for r in rows], color=line.get_color(),
+                           label=name)
+    for ax, label in zip(curves, ("loss", "accuracy", "learning rate"), strict=False):
+        ax.set_ylabel(label)
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize="x-small")
+    curves[0].set_yscale("log")  # the optimizers' losses span orders of magnitude
+    curves[1].set_ylim(0, 1)
+    if len(curves) > 2:
+        curves[2].set_yscale("log")
+    for column, (name, (rows, network)) in enumerate(runs.items()):
+        ax = fig.add_subplot(grid[1, column])
+        decision_regions(ax, network, x, y)
+        ax.set_title(f"{name}: validation accuracy {rows[-1]['val_accuracy']:.3f}")
+    return _save(fig, plt, path, show)
+
+
+def animate_training(rows, snapshots, network, x, y, path, *, title="", max_frames=100):
+    """A GIF of the network learning: one frame per logged epoch, at most ``max_frames``.
+
+    Each frame shows the decision regions of the weights saved at that epoch
+    (``snapshots``, copies of ``network.flat_parameters``) beside the loss and
+    accuracy curves up to it. The network is left with its final weights.
+    """
+    plt = _pyplot(False)
+    from matplotlib.animation import PillowWriter
+
+    frames = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), max_frames)).astype(int))
+    final_weights = network.flat_parameters.copy()
+    fig, (ax_regions, ax_loss, ax_acc) = plt.subplots(
+        1, 3, figsize=(13, 4.3), layout="constrained", width_ratios=(1.1, 1, 1))
+    epochs = [row["epoch"] for row in rows]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    writer = PillowWriter(fps=10)
+    try:
+        with writer.saving(fig, path, dpi=70):
+            for frame in frames:
+                network.flat_parameters[...] = snapshots[frame]
+                for ax in (ax_regions, ax_loss, ax_acc):
+                    ax.clear()
+                decision_regions(ax_regions, network, x, y, resolution=100)
+                upto = slice(0, frame + 1)
+                for ax, key, label in ((ax_loss, "loss", "loss"),
+                                       (ax_acc, "accuracy", "accuracy")):
+                    ax.plot(epochs[upto], [r[key] for r in rows[upto]], label="training")
+                    ax.plot(epochs[upto], [r[f"val_{key}"] for r in rows[upto]],
+                            label="validation")
+                    ax.set_xlim(epochs[0], max(epochs[-1], epochs[0] + 1))
+                    ax.set_xlabel("epoch")
+                    ax.set_ylabel(label)
+                    ax.grid(alpha=0.3)
+                    ax.legend(fontsize="small", loc="center right")
+                finite = [r[k] for r in rows for k in ("loss", "val_loss") if np.isfinite(r[k])]
+                ax_loss.set_ylim(0, max(finite, default=1.0) * 1.05)
+                ax_acc.set_ylim(0, 1)
+                fig.suptitle(f"{title} epoch {epochs[frame]}".strip())
+                writer.grab_frame()
+    finally:
+        network.flat_parameters[...] = final_weights
+        plt.close(fig)
+    return path
+
+
+def _save(fig, plt, path, show):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

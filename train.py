@@ -21,6 +21,7 @@ COLUMNS = ("epoch", "loss", "data_loss", "reg_loss", "accuracy", "learning_rate"
 
 # Why a run ended; main.py turns these into exit statuses.
 COMPLETED, DIVERGED, INTERRUPTED = "completed", "diverged", "interrupted"
+EARLY_STOPPED = "early stopped"
 
 
 @dataclass
@@ -29,6 +30,9 @@ class Result:
     status: str = COMPLETED
     epochs_done: int = 0
     message: str = ""
+    # The row that describes the network as it is returned: the last one,
+    # or after early stopping the best one, whose weights were restored.
+    final: dict = None
 
 
 def batches(n, batch_size, rng):
@@ -40,7 +44,8 @@ def batches(n, batch_size, rng):
 
 
 def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
-          batch_size=None, rng=None, on_log=None, layer_stats=False):
+          batch_size=None, rng=None, on_log=None, layer_stats=False, start=0,
+          patience=None, min_delta=0.0):
     """Train for ``epochs`` epochs and return a ``Result``.
 
     Training loss and accuracy of an epoch are averaged over its batches, as
@@ -51,17 +56,26 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
 
     Training stops early, with the rows so far, when the loss or a parameter
     stops being finite (status DIVERGED) or on Ctrl-C, which is honoured once
-    the current epoch is complete (status INTERRUPTED).
+    the current epoch is complete (status INTERRUPTED). With ``patience`` it
+    also stops when the validation loss has not improved by more than
+    ``min_delta`` for ``patience`` logged evaluations in a row, and puts back
+    the weights of the best evaluation (status EARLY_STOPPED).
+
+    Epochs are numbered from ``start + 1``, for a network that has already
+    been trained for ``start`` epochs.
     """
     rng = np.random.default_rng(0) if rng is None else rng
     result = Result()
+    early = _EarlyStopping(patience, min_delta) if patience else None
+    last_epoch = start + epochs
     stop = _InterruptFlag()
     # Overflow and NaN are detected and reported below; NumPy's own warnings
     # about them would only repeat it, less clearly.
     with stop, np.errstate(over="ignore", invalid="ignore"):
         try:
-            for epoch in range(1, epochs + 1):
-                planned_log = epoch == 1 or epoch % log_every == 0 or epoch == epochs
+            for epoch in range(start + 1, last_epoch + 1):
+                planned_log = (epoch == start + 1 or epoch % log_every == 0
+                               or epoch == last_epoch)
                 before = ([layer.weights.copy() for layer in network.dense_layers]
                           if layer_stats and planned_log else None)
                 row = _epoch(network, optimizer, x, y, batch_size, rng, epoch)
@@ -78,6 +92,9 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
                     break
                 if planned_log or stop.requested:
                     _log_row(result, row, network, x_val, y_val, on_log)
+                    if early is not None and early.should_stop(row, network):
+                        result.status = EARLY_STOPPED
+                        break
                 if stop.requested:
                     result.status = INTERRUPTED
                     break
@@ -85,9 +102,39 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
             # An interrupt that got past the handler (raised inside an epoch):
             # the epoch in progress is dropped, the completed ones are kept.
             result.status = INTERRUPTED
+    result.final = result.rows[-1] if result.rows else None
     if result.status == INTERRUPTED:
-        result.message = f"interrupted after epoch {result.epochs_done} of {epochs}"
+        result.message = f"interrupted after epoch {result.epochs_done} of {last_epoch}"
+    elif result.status == EARLY_STOPPED:
+        early.restore(network)
+        result.final = early.best_row
+        result.message = (
+            f"early stopping at epoch {result.epochs_done}: the validation loss has not "
+            f"improved by more than {min_delta:g} in {patience} evaluations; restored the "
+            f"weights of epoch {early.best_row['epoch']} "
+            f"(validation loss {early.best_row['val_loss']:.4f})")
     return result
+
+
+class _EarlyStopping:
+    """Remembers the best validation loss and the weights that gave it."""
+
+    def __init__(self, patience, min_delta):
+        self.patience, self.min_delta = patience, min_delta
+        self.best_row, self.best_weights, self.waited = None, None, 0
+
+    def should_stop(self, row, network):
+        if self.best_row is None or row["val_loss"] < self.best_row["val_loss"] - self.min_delta:
+            self.best_row = row
+            self.best_weights = [array.copy() for _, array in network.parameters()]
+            self.waited = 0
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def restore(self, network):
+        for (_, array), saved in zip(network.parameters(), self.best_weights, strict=True):
+            array[...] = saved
 
 
 def _epoch(network, optimizer, x, y, batch_size, rng, epoch):

@@ -3,8 +3,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activations import ReLU, Softmax
+from gradcheck import numerical_gradient
 
-from gradcheck import assert_gradient_matches, away_from_zero, numerical_gradient
+from checks import assert_gradient_matches, away_from_zero
 
 SHAPES = dict(n=st.integers(1, 32), width=st.integers(1, 16), seed=st.integers(0, 2**32 - 1))
 

@@ -3,10 +3,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gradcheck import numerical_gradient
 from layers import Dense, Dropout
 from losses import regularization_loss
 
-from gradcheck import assert_gradient_matches, away_from_zero, numerical_gradient
+from checks import assert_gradient_matches, away_from_zero
 
 REGULARISERS = dict(weight_regularizer_l1=3e-2, weight_regularizer_l2=5e-2,
                     bias_regularizer_l1=2e-2, bias_regularizer_l2=4e-2)

@@ -4,10 +4,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activations import Softmax
+from gradcheck import numerical_gradient
 from layers import Dense
 from losses import CategoricalCrossentropy, SoftmaxCategoricalCrossentropy, regularization_loss
 
-from gradcheck import assert_gradient_matches, numerical_gradient
+from checks import assert_gradient_matches
 
 SHAPES = dict(n=st.integers(1, 32), classes=st.integers(2, 16), seed=st.integers(0, 2**32 - 1))
 

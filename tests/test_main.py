@@ -170,3 +170,116 @@ def test_logged_epoch_line_format(tmp_path, capsys):
     assert re.search(rf"epoch 200/200  loss {number} \(data {number} \+ reg {number}\)  "
                      rf"acc {number}  lr {number}  val_loss {number}  val_acc {number}$",
                      lines[0]), lines[0]
+
+
+def test_optimizer_all_compares_the_four(tmp_path, capsys):
+    status = main.main([*SHORT, "--optimizer", "all", "--plot", str(tmp_path / "all.png"),
+                        "--metrics", str(tmp_path / "m.csv"), "--log-level", "warning"])
+    assert status == 0
+    out = capsys.readouterr().out
+    table = [line.split() for line in out.splitlines()[1:5]]
+    assert [row[0] for row in table] == ["gd", "adagrad", "rmsprop", "adam"]
+    assert all(row[-1] == "completed" and 0 <= float(row[1]) <= 1 for row in table)
+    assert (tmp_path / "all.png").exists()
+    for name in ("gd", "adagrad", "rmsprop", "adam"):
+        assert (tmp_path / f"m-{name}.csv").exists()
+
+
+def test_optimizer_all_starts_every_optimizer_from_the_same_weights(monkeypatch):
+    starts = []
+    original = main.train_one
+
+    def spy(config, network, *args, **kwargs):
+        starts.append(network.flat_parameters.copy())
+        return original(config, network, *args, **kwargs)
+
+    monkeypatch.setattr(main, "train_one", spy)
+    assert main.main(["--epochs", "3", "--samples", "10", "--optimizer", "all",
+                      "--no-plot"]) == 0
+    assert len(starts) == 4 and all(np.array_equal(s, starts[0]) for s in starts)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--optimizer", "all", "--learning-rate", "0.1"], "--learning-rate"),
+    (["--optimizer", "all", "--save", "x.npz"], "--save"),
+    (["--optimizer", "all", "--explain"], "--explain"),
+    (["--min-delta", "0.1"], "--min-delta: needs --patience"),
+    (["--animate", "movie.mp4"], "must end in .gif"),
+    (["--patience", "0"], "--patience"),
+    (["--dataset", "moons"], "--dataset"),
+])
+def test_bad_combinations(tmp_path, monkeypatch, capsys, flags, message):
+    monkeypatch.chdir(tmp_path)
+    assert main.main([*SHORT, *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_then_load_evaluates_identically(tmp_path, capsys):
+    saved = tmp_path / "net.npz"
+    status, rows = run(tmp_path, "--save", str(saved), "--hidden", "12", plot=False)
+    assert status == 0 and saved.exists()
+    capsys.readouterr()
+    status = main.main([*SHORT, "--epochs", "0", "--load", str(saved), "--no-plot",
+                        "--metrics", str(tmp_path / "again.csv")])
+    assert status == 0
+    again = list(csv.DictReader((tmp_path / "again.csv").read_text().splitlines()))
+    assert len(again) == 1 and again[0]["epoch"] == "200"
+    for key in ("data_loss", "val_loss", "val_accuracy"):
+        assert float(again[0][key]) == pytest.approx(float(rows[-1][key]), abs=0.05)
+    assert "trained for 200 epochs" in capsys.readouterr().err
+    status, rows = run(tmp_path, "--load", str(saved), "--epochs", "100", plot=False)
+    assert status == 0 and int(rows[-1]["epoch"]) == 300
+
+
+def test_load_refusal_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.npz"
+    bad.write_text("not a network")
+    assert main.main([*SHORT, "--load", str(bad), "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "--load" in err and "bad.npz" in err
+    assert main.main([*SHORT, "--load", str(tmp_path / "absent.npz"), "--no-plot"]) == 2
+
+
+def test_check_gradients_passes_then_trains(capsys):
+    assert main.main([*SHORT, "--check-gradients", "--no-plot", "--hidden", "8",
+                      "--dropout", "0.1", "--l2", "1e-3"]) == 0
+    out = capsys.readouterr().out
+    assert "all below 1e-5" in out and "completed: 200/200" in out
+
+
+def test_check_gradients_fails_with_status_1(monkeypatch, capsys):
+    import activations
+
+    monkeypatch.setattr(activations.ReLU, "backward",
+                        lambda self, dvalues: setattr(self, "dinputs", dvalues) or dvalues)
+    assert main.main([*SHORT, "--check-gradients", "--no-plot", "--hidden", "8"]) == 1
+    out = capsys.readouterr().out
+    assert "above 1e-5" in out and "completed" not in out
+
+
+def test_explain_runs_one_step_and_exits(capsys):
+    assert main.main([*SHORT, "--explain", "--no-plot", "--batch-size", "16"]) == 0
+    out = capsys.readouterr().out
+    assert "on 16 samples" in out and "UPDATE (Adam, step t = 0" in out
+
+
+def test_animation_has_one_frame_per_logged_epoch(tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "learn.gif"
+    status, rows = run(tmp_path, "--animate", str(path), "--epochs", "60", "--log-every", "20",
+                       plot=False)
+    assert status == 0
+    with Image.open(path) as gif:
+        assert gif.n_frames == len(rows) == 4
+
+
+def test_patience_and_vertical_dataset(tmp_path, capsys):
+    status, rows = run(tmp_path, "--dataset", "vertical", "--patience", "2", "--log-every",
+                       "10", "--epochs", "2000", plot=False)
+    assert status == 0
+    out = capsys.readouterr().out
+    assert out.startswith("early stopped:")
+    assert float(rows[-1]["accuracy"]) > 0.8

@@ -2,7 +2,7 @@ import numpy as np
 
 from model import Network
 from optimizers import Adam
-from train import COMPLETED, DIVERGED, INTERRUPTED, batches, train
+from train import COMPLETED, DIVERGED, EARLY_STOPPED, INTERRUPTED, batches, train
 
 
 def problem(seed=0):
@@ -57,3 +57,30 @@ def test_layer_stats_on_logged_rows():
     for row in result.rows:
         assert len(row["layers"]) == 2
         assert all(stats["update_ratio"] > 0 for stats in row["layers"])
+
+
+def test_early_stopping_restores_the_best_weights():
+    x, y, xv, yv = problem()
+    xv, yv = -xv, yv  # a validation set the network gets steadily worse at
+    seen = {}
+
+    def on_log(row, network):
+        seen[row["epoch"]] = network.flat_parameters.copy()
+
+    net = Network(2, [8], 2)
+    result = train(net, Adam(0.05), x, y, xv, yv, epochs=1000, log_every=10,
+                   patience=3, on_log=on_log)
+    assert result.status == EARLY_STOPPED
+    best = min(result.rows, key=lambda row: row["val_loss"])
+    assert result.final is best and result.epochs_done == result.rows[-1]["epoch"]
+    assert [r["epoch"] for r in result.rows].index(result.epochs_done) == \
+        [r["epoch"] for r in result.rows].index(best["epoch"]) + 3
+    np.testing.assert_array_equal(net.flat_parameters, seen[best["epoch"]])
+    assert f"restored the weights of epoch {best['epoch']}" in result.message
+
+
+def test_epochs_continue_from_start():
+    x, y, xv, yv = problem()
+    result = train(Network(2, [8], 2), Adam(0.05), x, y, xv, yv, epochs=20, log_every=10,
+                   start=100)
+    assert [row["epoch"] for row in result.rows] == [101, 110, 120]

@@ -1,0 +1,123 @@
+"""One training step, narrated: every formula with the real shapes and numbers.
+
+The formulas printed are read from the docstrings of the classes that
+compute them (their "Forward:", "Backward:", "Training:" and "Update:"
+blocks), so what ``main.py --explain`` shows and what the code documents
+cannot drift apart.
+"""
+
+import inspect
+import re
+
+import numpy as np
+
+import optimizers
+from layers import Dense, Dropout
+
+_LABEL = re.compile(r"^([A-Z][A-Za-z ]*):\s+")
+
+
+def formula(source, label):
+    """The lines of the ``label:`` block of ``source``'s docstring, label removed."""
+    lines = inspect.cleandoc(source.__doc__ or "").splitlines()
+    block, column = [], 0
+    for line in lines:
+        stripped = line.lstrip()
+        if block:
+            if not stripped or _LABEL.match(stripped):
+                break
+            block.append(line[column:])
+        elif stripped.startswith(f"{label}:"):
+            column = len(line) - len(stripped) + len(_LABEL.match(stripped).group(0))
+            block.append(line[column:])
+    if not block:
+        raise LookupError(f"no {label!r} formula in the docstring of {source!r}")
+    return block
+
+
+def _sample(array, row, count=4):
+    """A few numbers of one row, e.g. '[7, :4] = [0.01 -0.2 ...]'."""
+    values = array[row][:count]
+    text = np.array2string(values, precision=4, suppress_small=True, separator=" ")
+    more = " ..." if array.shape[1] > count else ""
+    return f"[{row}, :{count}] = {text[:-1]}{more}]"
+
+
+def _show(lines, name, array, row):
+    lines.append(f"      {name:2} {str(array.shape):12} {name}{_sample(array, row)}")
+
+
+def _name(layer):
+    if isinstance(layer, Dense):
+        n_in, n_out = layer.weights.shape
+        return f"Dense {n_in} -> {n_out}"
+    if isinstance(layer, Dropout):
+        return f"Dropout, rate {layer.rate:g}"
+    return type(layer).__name__
+
+
+def explain_step(network, optimizer, x, y):
+    """Run one training step of ``network`` on (x, y) and return its narration."""
+    lines = []
+    widths = [network.dense_layers[0].weights.shape[0]] + [
+        layer.weights.shape[1] for layer in network.dense_layers]
+    lines.append(f"One training step of a {'-'.join(map(str, widths))} network on "
+                 f"{len(y)} samples ({x.dtype}), optimizer {type(optimizer).__name__}.")
+    lines.append("N is the batch size; G is the gradient arriving from the layer above.")
+
+    # The sample shown: the one farthest from the origin (the first spiral
+    # points sit at 0, where every layer's numbers are zero).
+    k = int(np.argmax((x * x).sum(axis=1)))
+    lines.append(f"Numbers shown: row {k} (one sample) of each batch array, "
+                 "row 0 of each parameter.")
+    before = {name: array.copy() for name, array in network.parameters()}
+    loss = network.forward(x, y, training=True)
+    lines += ["", "FORWARD"]
+    for number, layer in enumerate(network.layers, 1):
+        lines.append(f"  [{number}] {_name(layer)}")
+        label = "Training" if isinstance(layer, Dropout) else "Forward"
+        lines += [f"      {text}" for text in formula(type(layer), label)]
+        _show(lines, "X", layer.inputs, k)
+        if isinstance(layer, Dense):
+            _show(lines, "W", layer.weights, 0)
+            _show(lines, "b", layer.biases, 0)
+        _show(lines, "Y", layer.output, k)
+    fused = network.loss
+    number = len(network.layers) + 1
+    lines.append(f"  [{number}] Softmax and categorical crossentropy")
+    lines += [f"      {text}" for text in formula(type(fused), "Forward")]
+    _show(lines, "P", fused.output, k)
+    lines.append(f"      y[{k}] = {y[k]}")
+    lines.append(f"      L = {loss:.6f}  (mean over {len(y)} samples; "
+                 f"penalty {network.regularization_loss():.6f})")
+
+    network.backward(y)
+    lines += ["", "BACKWARD (from the loss down)"]
+    lines.append(f"  [{number}] Softmax and categorical crossentropy")
+    lines += [f"      {text}" for text in formula(type(fused), "Backward")]
+    _show(lines, "dX", fused.dinputs, k)
+    for number, layer in reversed(list(enumerate(network.layers, 1))):
+        lines.append(f"  [{number}] {_name(layer)}")
+        lines += [f"      {text}" for text in formula(type(layer), "Backward")]
+        if isinstance(layer, Dense):
+            _show(lines, "dW", layer.dweights, 0)
+            _show(lines, "db", layer.dbiases, 0)
+        if layer.dinputs is not None:
+            _show(lines, "dX", layer.dinputs, k)
+        else:
+            lines.append("      (dX not computed: the input is the data)")
+
+    t = optimizer.iterations
+    optimizer.step(network.dense_layers)
+    lines += ["", f"UPDATE ({type(optimizer).__name__}, step t = {t}, "
+                  f"lr_t = {optimizer.current_learning_rate:.6g})"]
+    lines += [f"      {text}" for text in formula(optimizers, "Decay")]
+    lines += [f"      {text}" for text in formula(type(optimizer), "Update")]
+    for name, array in network.parameters():
+        lines.append(f"    {name} {array.shape}")
+        symbol = name.split(".")[1][0]
+        lines.append(f"      before  {symbol}{_sample(before[name], 0)}")
+        lines.append(f"      after   {symbol}{_sample(array, 0)}")
+    count = sum(array.size for _, array in network.parameters())
+    lines += ["", f"{count} parameters updated once; training repeats this step."]
+    return "\n".join(lines)

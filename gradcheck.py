@@ -1,0 +1,133 @@
+"""Central finite differences: the yardstick every backward pass is held to.
+
+    dL/dp ~ (L(p + h) - L(p - h)) / (2 h)        error O(h^2), h = 1e-6
+
+The tests use ``numerical_gradient`` on each class; ``check_network`` runs
+the same comparison on a whole configured network (``main.py
+--check-gradients``).
+"""
+
+import copy
+
+import numpy as np
+
+from activations import ReLU
+from layers import Dropout
+from losses import EPS
+
+H = 1e-6
+
+
+def numerical_gradient(f, x, h=H):
+    """d f() / d x by central differences, perturbing ``x`` in place entry by entry.
+
+    ``f`` takes no arguments and reads ``x`` (or an object holding it); each
+    entry of ``x`` is restored exactly after it has been perturbed.
+    """
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        original = x[index]
+        x[index] = original + h
+        f_plus = f()
+        x[index] = original - h
+        f_minus = f()
+        x[index] = original
+        grad[index] = (f_plus - f_minus) / (2 * h)
+    return grad
+
+
+def relative_error(analytic, numeric, floor=0.0):
+    """||a - n|| / max(||a|| + ||n||, floor); 0 when both are exactly zero.
+
+    ``floor`` keeps gradients too small for finite differences to resolve
+    from turning rounding noise into a large relative error.
+    """
+    denominator = max(np.linalg.norm(analytic) + np.linalg.norm(numeric), floor)
+    if denominator == 0:
+        return 0.0
+    return float(np.linalg.norm(analytic - numeric) / denominator)
+
+
+def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5):
+    """Compare backpropagated gradients of a network with central differences.
+
+    Works on a float64 copy of ``network`` (the original is not touched), on
+    at most ``max_samples`` samples spread over ``x``, with dropout on and each
+    Dropout layer drawing the same mask at every evaluation. The loss is the
+    total one, mean data loss plus the L1/L2 penalties.
+
+    Samples that sit exactly on a ReLU kink (an input of 0, as the spiral's
+    points at the origin give with zero biases) are left out, their number
+    returned. Of the rest, an entry is skipped when its +h and -h evaluations
+    fall on different sides of a kink: a ReLU input or an L1-penalised
+    parameter crossing 0, or a probability crossing a clip edge of the loss.
+    h = 1e-5 rather than the tests' 1e-6, and the relative error of an array
+    is taken against at least 1e-4 per entry (``floor``): at initialisation
+    some gradients are ~1e-6 (the output biases of balanced classes, say),
+    and rounding in a loss of ~1 (~1e-16 / h per evaluation) would otherwise
+    pass for a wrong gradient. A bug still shows: a wrong gradient of
+    1e-6 gives an error of order 1e-2, far above 1e-5.
+
+    Returns ``(samples left out, [(name, relative error, checked, skipped)])``
+    with one tuple per parameter array.
+    """
+    net = copy.deepcopy(network)
+    for layer in net.dense_layers:
+        layer.weights = layer.weights.astype(np.float64)
+        layer.biases = layer.biases.astype(np.float64)
+    take = np.unique(np.linspace(0, len(y) - 1, min(len(y), max_samples)).astype(int))
+    x, y = np.asarray(x, np.float64)[take], y[take]
+    relus = [layer for layer in net.layers if isinstance(layer, ReLU)]
+    dropouts = [layer for layer in net.layers if isinstance(layer, Dropout)]
+
+    def total_loss():
+        for index, layer in enumerate(dropouts):
+            layer.rng = np.random.default_rng([seed, index])
+        return net.forward(x, y, training=True) + net.regularization_loss()
+
+    def kinks():
+        """Which side of every kink the last evaluation was on."""
+        p_true = net.loss.output[np.arange(len(y)), y]
+        sides = [layer.inputs > 0 for layer in relus]
+        sides.append((p_true > EPS) & (p_true < 1 - EPS))
+        return np.concatenate([side.ravel() for side in sides])
+
+    total_loss()
+    on_kink = np.zeros(len(y), dtype=bool)
+    for layer in relus:
+        on_kink |= (np.abs(layer.inputs) < 1e-12).any(axis=1)
+    x, y = x[~on_kink], y[~on_kink]
+    total_loss()
+    net.backward(y)
+    results = []
+    for (name, param), layer_grad in zip(net.parameters(), _gradients(net), strict=True):
+        analytic = layer_grad.copy()
+        l1 = _l1_of(net, name)
+        numeric = np.zeros_like(param)
+        keep = np.ones(param.shape, dtype=bool)
+        for index in np.ndindex(param.shape):
+            original = param[index]
+            param[index] = original + h
+            f_plus, side_plus = total_loss(), kinks()
+            param[index] = original - h
+            f_minus, side_minus = total_loss(), kinks()
+            param[index] = original
+            numeric[index] = (f_plus - f_minus) / (2 * h)
+            if (side_plus != side_minus).any() or (l1 and abs(original) <= h):
+                keep[index] = False
+        floor = 1e-4 * np.sqrt(keep.sum())
+        results.append((name, relative_error(analytic[keep], numeric[keep], floor),
+                        int(keep.sum()), int((~keep).sum())))
+    return int(on_kink.sum()), results
+
+
+def _gradients(net):
+    for layer in net.dense_layers:
+        yield layer.dweights
+        yield layer.dbiases
+
+
+def _l1_of(net, name):
+    index, kind = name.split(".")
+    layer = net.dense_layers[int(index.removeprefix("dense"))]
+    return layer.weight_regularizer_l1 if kind == "weights" else layer.bias_regularizer_l1
