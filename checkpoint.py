@@ -14,6 +14,7 @@ unexpected raises ``CheckpointError`` with one line saying what.
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -68,18 +69,27 @@ def save(path, network, *, epoch, config=None, metrics=None):
 def load(path):
     """Return ``(header, {name: array})`` from a checkpoint, or raise CheckpointError."""
     path = Path(path)
+    name = repr(str(path))
     if not path.is_file():
-        raise CheckpointError(f"{str(path)!r} does not exist or is not a file")
+        raise CheckpointError(f"{name} does not exist or is not a file")
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(f"cannot read {name}: it is not an .npz archive, or it is truncated")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile) or "header" not in archive.files:
-                raise CheckpointError(f"{str(path)!r} is not a checkpoint of this program")
+            if "header" not in archive.files:
+                raise CheckpointError(f"{name} is not a checkpoint of this program")
             header = json.loads(archive["header"].tobytes().decode("utf-8"))
-            arrays = {name: archive[name] for name in archive.files if name != "header"}
+            arrays = {key: archive[key] for key in archive.files if key != "header"}
     except CheckpointError:
         raise
-    except Exception as error:  # zip, npy, JSON or pickle refusals: all mean "not loadable"
-        raise CheckpointError(f"cannot read {str(path)!r}: {error}") from None
+    except ValueError as error:
+        if "allow_pickle" not in str(error):
+            raise CheckpointError(f"cannot read {name}: {error}") from None
+        raise CheckpointError(f"cannot read {name}: it holds pickled Python objects, "
+                              "which are never loaded") from None
+    except Exception as error:  # a damaged zip or JSON header: not loadable either way
+        raise CheckpointError(f"cannot read {name}: it is damaged or truncated "
+                              f"({type(error).__name__}: {error})") from None
     _check(path, header, arrays)
     return header, arrays
 
