@@ -57,16 +57,11 @@ class CategoricalCrossentropy:
 
     def forward(self, y_pred, y_true):
         _check_scores(y_pred)
-        n = y_pred.shape[0]
-        y = _class_indices(y_true, n, y_pred.shape[1])
-        confidence = np.clip(y_pred[np.arange(n), y], EPS, 1 - EPS)
-        np.log(confidence, out=confidence)
-        return np.negative(confidence, out=confidence)
+        return _sample_losses(y_pred, _class_indices(y_true, *y_pred.shape))
 
     def calculate(self, y_pred, y_true):
         """The mean loss over the batch, as a Python float."""
-        sample_losses = self.forward(y_pred, y_true)
-        return float(sample_losses.sum()) / len(sample_losses)
+        return _mean(self.forward(y_pred, y_true))
 
     def backward(self, dvalues, y_true):
         _check_scores(dvalues)
@@ -93,19 +88,38 @@ class SoftmaxCategoricalCrossentropy:
     def __init__(self):
         self.activation = Softmax()
         self.loss = CategoricalCrossentropy()
+        self._checked = (None, None)  # (labels as given to forward, their class indices)
 
     def forward(self, inputs, y_true):
+        _check_scores(inputs)
+        y = _class_indices(y_true, *inputs.shape)
         self.output = self.activation.forward(inputs)
-        return self.loss.calculate(self.output, y_true)
+        self._checked = (y_true, y)
+        return _mean(_sample_losses(self.output, y))
 
     def backward(self, dvalues, y_true):
         _check_scores(dvalues)
         n = dvalues.shape[0]
-        y = _class_indices(y_true, n, dvalues.shape[1])
+        given, indices = self._checked
+        if y_true is given and len(indices) == n and dvalues.shape == self.output.shape:
+            y = indices  # the labels forward just validated: not again, every step
+        else:
+            y = _class_indices(y_true, n, dvalues.shape[1])
         self.dinputs = dvalues.copy()
         self.dinputs[np.arange(n), y] -= 1
         self.dinputs /= n
         return self.dinputs
+
+
+def _sample_losses(probabilities, y):
+    """-log(clip(P_i,y_i)) for validated class indices y."""
+    confidence = np.clip(probabilities[np.arange(len(y)), y], EPS, 1 - EPS)
+    np.log(confidence, out=confidence)
+    return np.negative(confidence, out=confidence)
+
+
+def _mean(values):
+    return float(values.sum()) / len(values)
 
 
 def regularization_loss(layer):

@@ -339,8 +339,10 @@ def run(config):
     optimizer = make_optimizer(config["optimizer"], config["hyperparameters"])
     if config["explain"]:
         from explain import explain_step
+        from train import batches
 
-        batch = slice(None) if config["batch_size"] is None else slice(config["batch_size"])
+        # The first batch that training would see: all of it, or a shuffled mini-batch.
+        batch = batches(len(y), config["batch_size"], np.random.default_rng(seeds[1]))[0]
         print(explain_step(network, optimizer, x[batch], y[batch]))
         return EXIT_OK
 

@@ -88,10 +88,10 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
                         f"training diverged at epoch {epoch}: the loss or a weight became "
                         f"NaN or infinite with learning rate {row['learning_rate']:.6g}; "
                         "try a lower --learning-rate")
-                    _log_row(result, row, network, x_val, y_val, on_log)
+                    _log_row(result, row, network, y, x_val, y_val, on_log)
                     break
                 if planned_log or stop.requested:
-                    _log_row(result, row, network, x_val, y_val, on_log)
+                    _log_row(result, row, network, y, x_val, y_val, on_log)
                     if early is not None and early.should_stop(row, network):
                         result.status = EARLY_STOPPED
                         break
@@ -138,20 +138,27 @@ class _EarlyStopping:
 
 
 def _epoch(network, optimizer, x, y, batch_size, rng, epoch):
-    """One pass over the training data; returns the epoch's row without validation."""
+    """One pass over the training data; returns the epoch's row without validation.
+
+    With one full batch the accuracy is left as None: the probabilities of
+    the epoch's forward pass stay in ``network.loss.output``, and
+    ``_log_row`` computes it only for the epochs that are logged.
+    """
     data_loss_sum = correct = 0.0
     n = len(y)
-    for index in batches(n, batch_size, rng):
+    parts = batches(n, batch_size, rng)
+    for index in parts:
         xb, yb = x[index], y[index]
         data_loss = network.forward(xb, yb, training=True)
         data_loss_sum += data_loss * len(yb)
-        correct += accuracy(network.loss.output, yb) * len(yb)
+        if len(parts) > 1:
+            correct += accuracy(network.loss.output, yb) * len(yb)
         network.backward(yb)
         optimizer.step(network.dense_layers)
     data_loss = data_loss_sum / n
     reg_loss = network.regularization_loss()
     return dict(epoch=epoch, loss=data_loss + reg_loss, data_loss=data_loss,
-                reg_loss=reg_loss, accuracy=correct / n,
+                reg_loss=reg_loss, accuracy=correct / n if len(parts) > 1 else None,
                 learning_rate=optimizer.current_learning_rate)
 
 
@@ -166,7 +173,9 @@ def _layer_stats(dense_layers, weights_before):
     return stats
 
 
-def _log_row(result, row, network, x_val, y_val, on_log):
+def _log_row(result, row, network, y, x_val, y_val, on_log):
+    if row["accuracy"] is None:  # full batch: before the validation pass overwrites it
+        row["accuracy"] = accuracy(network.loss.output, y)
     val_loss, val_accuracy = network.evaluate(x_val, y_val)
     row.update(val_loss=val_loss, val_accuracy=val_accuracy)
     result.rows.append(row)
