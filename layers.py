@@ -56,13 +56,21 @@ class Dense:
         self.dweights = self.inputs.T @ dvalues
         # 1^T G as a matrix product: BLAS sums the rows several times faster
         # than dvalues.sum(axis=0).
-        self.dbiases = np.ones((1, len(dvalues)), dvalues.dtype) @ dvalues
+        self.dbiases = self._ones(len(dvalues), dvalues.dtype) @ dvalues
         _add_penalty_gradient(self.dweights, self.weights,
                               self.weight_regularizer_l1, self.weight_regularizer_l2)
         _add_penalty_gradient(self.dbiases, self.biases,
                               self.bias_regularizer_l1, self.bias_regularizer_l2)
         self.dinputs = dvalues @ self.weights.T if self.input_gradient else None
         return self.dinputs
+
+
+    def _ones(self, n, dtype):
+        """A (1, n) row of ones, kept between calls: batches keep their size."""
+        ones = getattr(self, "_ones_row", None)
+        if ones is None or ones.shape[1] != n or ones.dtype != dtype:
+            ones = self._ones_row = np.ones((1, n), dtype)
+        return ones
 
 
 def _add_penalty_gradient(grad, param, l1, l2):

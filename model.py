@@ -33,6 +33,8 @@ class Network:
                 self.layers.append(Dropout(dropout, rng=rng))
             width = n_neurons
         self.layers.append(Dense(width, n_classes, rng=rng, dtype=dtype))
+        self.dense_layers = [layer for layer in self.layers if isinstance(layer, Dense)]
+        self.regularised = bool(l1 or l2)
         self.loss = SoftmaxCategoricalCrossentropy()
         # Nothing uses the gradient with respect to the input data.
         self.layers[0].input_gradient = False
@@ -50,10 +52,6 @@ class Network:
                 offset += array.size
         return flat
 
-    @property
-    def dense_layers(self):
-        return [layer for layer in self.layers if isinstance(layer, Dense)]
-
     def forward(self, x, y, training=False):
         """Forward pass through the loss; returns the mean data loss.
 
@@ -70,6 +68,8 @@ class Network:
             grad = layer.backward(grad)
 
     def regularization_loss(self):
+        if not self.regularised:
+            return 0.0
         return sum(regularization_loss(layer) for layer in self.dense_layers)
 
     def predict_proba(self, x):
@@ -90,11 +90,14 @@ class Network:
             yield f"dense{index}.biases", layer.biases
 
     def is_finite(self):
+        """True unless some parameter is NaN or infinite."""
         # The sum of an array is NaN or inf when any entry is (or when finite
-        # entries overflow, which is divergence too): one cheap pass.
-        arrays = [array for _, array in self.parameters()]
-        if all(array.base is self.flat_parameters for array in arrays):
-            arrays = [self.flat_parameters]
+        # entries overflow, which is divergence too). While every layer still
+        # holds views of the flat array, one sum over it covers them all.
+        flat = self.flat_parameters
+        packed = all(layer.weights.base is flat and layer.biases.base is flat
+                     for layer in self.dense_layers)
+        arrays = [flat] if packed else [array for _, array in self.parameters()]
         with np.errstate(over="ignore", invalid="ignore"):  # inf + -inf is the point
             return all(np.isfinite(array.sum()) for array in arrays)
 
