@@ -102,6 +102,9 @@ def _check(path, header, arrays):
     if not isinstance(version, int) or version > VERSION:
         raise CheckpointError(f"{name} has format version {version!r}; this program reads "
                               f"versions up to {VERSION}: use a newer copy of it")
+    epoch = header.get("epoch")
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        raise CheckpointError(f"{name} has a malformed epoch: {epoch!r}")
     arch = header.get("architecture")
     try:
         shapes = expected_shapes(arch)

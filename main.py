@@ -346,8 +346,8 @@ def run(config):
         print(explain_step(network, optimizer, x[batch], y[batch]))
         return EXIT_OK
 
-    outcome = train_one(config, network, optimizer, (x, y, x_val, y_val), seeds[1], start)
-    result, seconds, snapshots = outcome
+    result, seconds, snapshots = train_one(config, network, optimizer, (x, y, x_val, y_val),
+                                           seeds[1], start)
     final = result.final
     written = write_outputs(config, result, network, x, y, snapshots)
     print(f"{result.status}: {result.epochs_done - start}/{config['epochs']} epochs in "

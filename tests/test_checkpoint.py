@@ -107,6 +107,15 @@ def test_bad_arrays_are_refused(tmp_path, change, message):
         load(path)
 
 
+@pytest.mark.parametrize("epoch", ["ten", -1, 2.5, None])
+def test_malformed_epoch(tmp_path, epoch):
+    _, path = saved_network(tmp_path)
+    header, arrays = contents(path)
+    rewrite(path, arrays, dict(header, epoch=epoch))
+    with pytest.raises(CheckpointError, match="malformed epoch"):
+        load(path)
+
+
 def test_malformed_architecture(tmp_path):
     _, path = saved_network(tmp_path)
     header, arrays = contents(path)
