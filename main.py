@@ -98,6 +98,8 @@ def build_parser():
     positive = _number(low=0, low_open=True, what="a finite number > 0")
     non_negative = _number(low=0, what="a finite number >= 0")
     fraction = _number(low=0, high=1, what="a number in [0, 1)")
+    counting = _whole(0, "a whole number >= 0")
+    positive_whole = _whole(1, "a whole number >= 1")
     p = _Parser(
         prog="main.py",
         description="Train a NumPy neural network on the nnfs spiral data, validate it, "
@@ -130,9 +132,9 @@ def build_parser():
                    help=f"adam only: second-moment decay (default: {_defaults_of('beta_2')})")
 
     g = p.add_argument_group("network and training")
-    g.add_argument("--epochs", type=_whole(0, "a whole number >= 0"), default=10000,
+    g.add_argument("--epochs", type=counting, default=10000,
                    help="passes over the training data (default: %(default)s)")
-    g.add_argument("--hidden", type=_whole(1, "a whole number >= 1"), nargs="+",
+    g.add_argument("--hidden", type=positive_whole, nargs="+",
                    default=[64], metavar="WIDTH",
                    help="width of each hidden layer, e.g. --hidden 64 64 (default: 64)")
     g.add_argument("--dropout", type=fraction, default=0.0,
@@ -142,16 +144,15 @@ def build_parser():
                    help="L1 penalty on hidden layers' weights and biases (default: %(default)s)")
     g.add_argument("--l2", type=non_negative, default=0.0,
                    help="L2 penalty on hidden layers' weights and biases (default: %(default)s)")
-    g.add_argument("--batch-size", type=_whole(1, "a whole number >= 1"), metavar="N",
+    g.add_argument("--batch-size", type=positive_whole, metavar="N",
                    help="train on shuffled mini-batches of N samples (default: the full batch)")
     g.add_argument("--dtype", choices=("float32", "float64"), default="float32",
                    help="precision of the data, parameters and arithmetic; float32, the "
                         "book's precision, trains about 1.2x faster (default: %(default)s)")
-    g.add_argument("--seed", type=_whole(0, "a whole number >= 0"), default=0,
+    g.add_argument("--seed", type=counting, default=0,
                    help="seed of the data, the initial weights, dropout and shuffling "
                         "(default: %(default)s)")
-
-    g.add_argument("--patience", type=_whole(1, "a whole number >= 1"), metavar="N",
+    g.add_argument("--patience", type=positive_whole, metavar="N",
                    help="stop when the validation loss has not improved by more than "
                         "--min-delta for N logged evaluations, and restore the best weights "
                         "(default: never stop early)")
@@ -162,7 +163,7 @@ def build_parser():
     g.add_argument("--dataset", choices=("spiral", "vertical"), default="spiral",
                    help="nnfs dataset: spiral arms, or the easier vertical clusters "
                         "(default: %(default)s)")
-    g.add_argument("--samples", type=_whole(1, "a whole number >= 1"), default=100,
+    g.add_argument("--samples", type=positive_whole, default=100,
                    help="points per class, in each of the training and validation sets "
                         "(default: %(default)s)")
     g.add_argument("--classes", type=_whole(2, "a whole number >= 2"), default=3,
@@ -174,7 +175,7 @@ def build_parser():
                    help="INFO logs one line per logged epoch; DEBUG adds each layer's weight "
                         "norm, gradient norm and update-to-weight ratio; WARNING shows only "
                         "warnings and the final result; any case (default: %(default)s)")
-    g.add_argument("--log-every", type=_whole(1, "a whole number >= 1"), default=100,
+    g.add_argument("--log-every", type=positive_whole, default=100,
                    metavar="N", help="log and record every N epochs, and the first and last "
                                      "(default: %(default)s)")
     g.add_argument("--metrics", type=Path, metavar="PATH",
