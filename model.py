@@ -34,6 +34,8 @@ class Network:
             width = n_neurons
         self.layers.append(Dense(width, n_classes, rng=rng, dtype=dtype))
         self.dense_layers = [layer for layer in self.layers if isinstance(layer, Dense)]
+        # The penalties are fixed here, so an unregularised network can skip
+        # the penalty pass on every epoch.
         self.regularised = bool(l1 or l2)
         self.loss = SoftmaxCategoricalCrossentropy()
         # Nothing uses the gradient with respect to the input data.
