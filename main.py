@@ -104,7 +104,8 @@ def build_parser():
         prog="main.py",
         description="Train a NumPy neural network on the nnfs spiral data, validate it, "
                     "log its progress and plot the result.",
-        epilog="Exit status: 0 done, 1 training diverged, 2 bad input, 130 interrupted.")
+        epilog="Exit status: 0 done, 1 training diverged or the gradient check failed, "
+               "2 bad input, 130 interrupted.")
     p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
 
     g = p.add_argument_group("optimizer (unset values take the optimizer's default)")
