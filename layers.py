@@ -64,13 +64,13 @@ class Dense:
         self.dinputs = dvalues @ self.weights.T if self.input_gradient else None
         return self.dinputs
 
-
     def _ones(self, n, dtype):
         """A (1, n) row of ones, kept between calls: batches keep their size."""
         ones = getattr(self, "_ones_row", None)
         if ones is None or ones.shape[1] != n or ones.dtype != dtype:
             ones = self._ones_row = np.ones((1, n), dtype)
         return ones
+
 
 
 def _add_penalty_gradient(grad, param, l1, l2):

@@ -443,9 +443,10 @@ def write_outputs(config, result, network, x, y, snapshots):
                                         config["animate"], title=config["optimizer"]))
     if config["save"] is not None and result.status != DIVERGED:
         import checkpoint
+        from metrics import record
 
         checkpoint.save(config["save"], network, epoch=result.final["epoch"],
-                        config=_jsonable(config), metrics=_metrics_of(result.final))
+                        config=_jsonable(config), metrics=record(result.final))
         written.append(config["save"])
     elif config["save"] is not None:
         log.warning("not saving %s: the weights are not finite", config["save"])
@@ -525,12 +526,6 @@ def format_row(row, epochs):
             f"loss {row['loss']:.4f} (data {row['data_loss']:.4f} + reg {row['reg_loss']:.4f})  "
             f"acc {row['accuracy']:.3f}  lr {row['learning_rate']:.6g}  "
             f"val_loss {row['val_loss']:.4f}  val_acc {row['val_accuracy']:.3f}")
-
-
-def _metrics_of(row):
-    from train import COLUMNS
-
-    return {name: row[name] for name in COLUMNS}
 
 
 def _jsonable(config):

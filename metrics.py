@@ -7,6 +7,11 @@ from pathlib import Path
 from train import COLUMNS
 
 
+def record(row):
+    """The metrics columns of a logged row, in order (rows may carry more)."""
+    return {name: row[name] for name in COLUMNS}
+
+
 def write_metrics(rows, path, config=None):
     """Write one record per logged epoch to ``path``.
 
@@ -16,7 +21,7 @@ def write_metrics(rows, path, config=None):
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    records = [{name: row[name] for name in COLUMNS} for row in rows]
+    records = [record(row) for row in rows]
     if path.suffix.lower() == ".json":
         path.write_text(json.dumps({"config": config, "epochs": records}, indent=1) + "\n")
         return
