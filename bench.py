@@ -3,6 +3,7 @@
     python bench.py                      # every workload, 3 repeats
     python bench.py --workloads A --repeats 5 --no-torch
     python bench.py --process "book=python /path/to/book_program.py"
+    python bench.py --workloads --against "A:book-ch10=python /path/to/ch10.py"
 
 Every measurement runs in a fresh child process (so peak memory is its own
 and thread settings do not leak), and the table shows the median of the
@@ -47,30 +48,29 @@ def initial_network(workload, seed, dtype):
     import numpy as np
 
     import data
-    from model import Network
+    from heads import Classes
+    from model import build
 
     w = WORKLOADS[workload]
-    x, y, _, _ = data.load("spiral", w["samples"], 3, seed)
+    d = data.spiral(seed, w["samples"], 3)
     seeds = np.random.SeedSequence(seed).spawn(2)
-    network = Network(2, w["hidden"], 3, dropout=w["dropout"], l2=w["l2"],
-                      rng=np.random.default_rng(seeds[0]), dtype=dtype)
-    return x.astype(dtype), y, network, np.random.default_rng(seeds[1])
+    network = build(2, w["hidden"], 3, Classes(), dropout=w["dropout"], l2=w["l2"],
+                    rng=np.random.default_rng(seeds[0]), dtype=dtype)
+    return d.x_train.astype(dtype), d.y_train, network, np.random.default_rng(seeds[1])
 
 
 def run_ours(workload, seed, dtype):
-
-    from model import accuracy
     from optimizers import Adam
     from train import train
 
     w = WORKLOADS[workload]
     x, y, network, rng = initial_network(workload, seed, dtype)
-    optimizer = Adam(learning_rate=w["lr"], decay=w["decay"])
+    optimizer = Adam(learning_rate=w["lr"], decay=w["decay"], fused=True)
     started = time.perf_counter()
     train(network, optimizer, x, y, x[:1], y[:1], epochs=w["epochs"],
           log_every=w["epochs"], batch_size=w["batch_size"], rng=rng)
     seconds = time.perf_counter() - started
-    return seconds, accuracy(network.predict_proba(x), y)
+    return seconds, network.evaluate(x, y)["accuracy"]
 
 
 def run_minimal(workload, seed, dtype):
@@ -81,7 +81,7 @@ def run_minimal(workload, seed, dtype):
         raise SystemExit("the minimal loop exists for workload A only")
     w = WORKLOADS[workload]
     x, y, network, _ = initial_network(workload, seed, dtype)
-    (w1, b1), (w2, b2) = ((d.weights, d.biases) for d in network.dense_layers)
+    (w1, b1), (w2, b2) = ((d.weights, d.biases) for d in network.trainable)
     shapes = [w1.shape, b1.shape, w2.shape, b2.shape]
     sizes = [a * b for a, b in shapes]
     params = np.concatenate([w1.ravel(), b1.ravel(), w2.ravel(), b2.ravel()])
@@ -143,7 +143,7 @@ def run_torch(workload, seed, dtype):
     x, y, network, rng = initial_network(workload, seed, dtype)
     torch.manual_seed(seed)
     params = []
-    for layer in network.dense_layers:
+    for layer in network.trainable:
         params += [torch.tensor(layer.weights, requires_grad=True),
                    torch.tensor(layer.biases, requires_grad=True)]
     penalised = params[:-2] if w["l2"] else []
@@ -213,6 +213,28 @@ def time_process(command, repeats):
     return statistics.median(times)
 
 
+# The whole process of this package that stands for a workload in --against.
+OUR_PROCESS = {
+    "A": ("main.py --optimizer adam --no-plot",
+          ["main.py", "--optimizer", "adam", "--no-plot", "--log-level", "WARNING"]),
+    "B": ("bench.py --child ours B 0 float32",
+          ["bench.py", "--child", "ours", "B", "0", "float32"]),
+}
+
+
+def time_against(workload, command, repeats):
+    """Ours and ``command`` timed in turn, ours first: (ours, theirs, [ours / theirs per pair]).
+
+    Alternating the two puts both through the same moments of a shared,
+    noisy machine, so the ratio of each pair holds when absolute times drift.
+    """
+    ours = [sys.executable, *OUR_PROCESS[workload][1]]
+    time_process(ours, 1), time_process(command, 1)  # a first pair, not counted: warm caches
+    pairs = [(time_process(ours, 1), time_process(command, 1)) for _ in range(repeats)]
+    return (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs),
+            [p[0] / p[1] for p in pairs])
+
+
 def torch_available():
     probe = subprocess.run([sys.executable, "-c", "import torch"], capture_output=True)
     return probe.returncode == 0
@@ -220,7 +242,7 @@ def torch_available():
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workloads", nargs="+", choices=sorted(WORKLOADS),
+    parser.add_argument("--workloads", nargs="*", choices=sorted(WORKLOADS),
                         default=sorted(WORKLOADS), help="which workloads (default: all)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (default: 3)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
@@ -230,6 +252,11 @@ def main():
     parser.add_argument("--process", action="append", default=[], metavar="NAME=COMMAND",
                         help="also time a whole process, e.g. a reference program kept "
                              "outside this repository (repeatable)")
+    parser.add_argument("--against", action="append", default=[],
+                        metavar="W:NAME=COMMAND",
+                        help="time a whole process in alternation with this package's process "
+                             f"for workload W ({', '.join(OUR_PROCESS)}) and report the ratio "
+                             "of each pair, e.g. 'A:book-ch10=python ch10.py' (repeatable)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -275,6 +302,13 @@ def main():
                   for spec in args.process]
     for name, command in processes:
         print(f"process  {name:40} {time_process(command, args.repeats):8.2f} s", flush=True)
+    for spec in args.against:
+        workload, rest = spec.split(":", 1)
+        name, command = rest.split("=", 1)
+        ours, theirs, ratios = time_against(workload, command.split(), args.repeats)
+        print(f"against  {workload}: {OUR_PROCESS[workload][0]} {ours:.2f} s, {name} "
+              f"{theirs:.2f} s; ratio per pair: median {statistics.median(ratios):.2f} "
+              f"(min {min(ratios):.2f}, max {max(ratios):.2f})", flush=True)
 
 
 if __name__ == "__main__":

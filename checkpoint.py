@@ -20,23 +20,23 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "numpy-from-scratch network"
-VERSION = 1
+VERSION = 2
 
 
 class CheckpointError(ValueError):
     """A file that cannot be loaded as a checkpoint of this program."""
 
 
-def architecture_of(network):
-    dense = network.dense_layers
-    return dict(n_inputs=int(dense[0].weights.shape[0]),
-                hidden=[int(layer.weights.shape[1]) for layer in dense[:-1]],
-                classes=int(dense[-1].weights.shape[1]))
+def architecture_of(network, loss):
+    """The header's description of a network built by ``model.build`` with head ``loss``."""
+    widths = network.widths()
+    return dict(n_inputs=int(widths[0]), hidden=[int(w) for w in widths[1:-1]],
+                outputs=int(widths[-1]), loss=loss)
 
 
 def expected_shapes(architecture):
     """Parameter name -> shape for a network of this architecture."""
-    widths = [architecture["n_inputs"], *architecture["hidden"], architecture["classes"]]
+    widths = [architecture["n_inputs"], *architecture["hidden"], architecture["outputs"]]
     shapes = {}
     for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
         shapes[f"dense{index}.weights"] = (n_in, n_out)
@@ -44,14 +44,14 @@ def expected_shapes(architecture):
     return shapes
 
 
-def save(path, network, *, epoch, config=None, metrics=None):
+def save(path, network, *, loss, epoch, config=None, metrics=None):
     """Write the network to ``path`` through a temporary file and an atomic rename.
 
     A reader never sees a half-written file, and an existing file is replaced
     only once the new one is complete.
     """
     path = Path(path)
-    header = dict(format=FORMAT, version=VERSION, architecture=architecture_of(network),
+    header = dict(format=FORMAT, version=VERSION, architecture=architecture_of(network, loss),
                   epoch=int(epoch), config=config, metrics=metrics)
     arrays = dict(network.parameters())
     arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
@@ -106,10 +106,16 @@ def _check(path, header, arrays):
     if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
         raise CheckpointError(f"{name} has a malformed epoch: {epoch!r}")
     arch = header.get("architecture")
+    if version == 1 and isinstance(arch, dict) and "classes" in arch:
+        # Version 1 knew one head only: softmax and crossentropy over "classes" outputs.
+        arch = header["architecture"] = dict(n_inputs=arch.get("n_inputs"),
+                                             hidden=arch.get("hidden"),
+                                             outputs=arch["classes"], loss="categorical")
     try:
         shapes = expected_shapes(arch)
-        sizes_ok = (arch["n_inputs"] >= 1 and arch["classes"] >= 1
-                    and all(width >= 1 for width in arch["hidden"]))
+        sizes_ok = (arch["n_inputs"] >= 1 and arch["outputs"] >= 1
+                    and all(width >= 1 for width in arch["hidden"])
+                    and isinstance(arch["loss"], str))
     except (TypeError, KeyError):
         sizes_ok = False
     if not sizes_ok:

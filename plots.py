@@ -1,4 +1,8 @@
-"""Figures of a training run: curves of the logged epochs and decision regions.
+"""Figures of a training run: curves of the logged epochs and a picture of the problem.
+
+The problem panel fits the data and the head: decision regions for
+classes in the plane, the fitted curve for a regression on one feature, a
+confusion matrix or predicted-against-true values otherwise.
 
 matplotlib is imported inside the functions, so importing this module (and
 starting main.py) costs nothing when no figure is drawn, and the
@@ -30,41 +34,140 @@ def class_colours(n_classes):
     return [palette(i / (n_classes - 1)) for i in range(n_classes)]
 
 
-def decision_regions(ax, network, x, y, resolution=200):
-    """Colour the plane by the predicted class and scatter the points over it."""
+def _grid(x, resolution):
+    """A resolution x resolution grid over the points' bounding box, padded."""
     pad = 0.25
     (x_min, y_min), (x_max, y_max) = x.min(axis=0) - pad, x.max(axis=0) + pad
     grid_x, grid_y = np.meshgrid(np.linspace(x_min, x_max, resolution),
                                  np.linspace(y_min, y_max, resolution))
-    grid = np.column_stack([grid_x.ravel(), grid_y.ravel()]).astype(x.dtype)
-    n_classes = network.dense_layers[-1].weights.shape[1]
-    colours = class_colours(n_classes)
-    if network.is_finite():
-        classes = network.predict_proba(grid).argmax(axis=1).reshape(grid_x.shape)
-        ax.contourf(grid_x, grid_y, classes, levels=np.arange(n_classes + 1) - 0.5,
-                    colors=colours, alpha=0.25)
+    points = np.column_stack([grid_x.ravel(), grid_y.ravel()]).astype(x.dtype)
+    return grid_x, grid_y, points
+
+
+def region_values(network, x, resolution=200):
+    """(grid_x, grid_y, values) over the points' box: what the regions are coloured by.
+
+    ``values[i, j]`` is the network's answer at (grid_x[i, j], grid_y[i, j]):
+    the predicted class, or for a binary head the probability of class 1.
+    """
+    grid_x, grid_y, points = _grid(x, resolution)
+    if network.head.task == "binary":
+        values = network.outputs(points)[:, 0]
     else:
+        values = network.predict(points)
+    return grid_x, grid_y, values.reshape(grid_x.shape)
+
+
+def decision_regions(ax, network, x, y, class_names, resolution=200):
+    """Colour the plane by the predicted class and scatter the points over it.
+
+    A binary head shades the plane by its probability of class 1 instead,
+    with the 0.5 boundary drawn.
+    """
+    from matplotlib.colors import LinearSegmentedColormap
+    from matplotlib.lines import Line2D
+
+    colours = class_colours(len(class_names))
+    grid_x, grid_y, _ = _grid(x, 2)
+    if not network.is_finite():
         ax.text(0.5, 0.5, "weights are not finite:\nno regions to draw",
                 transform=ax.transAxes, ha="center", va="center")
+    elif network.head.task == "binary":
+        grid_x, grid_y, probability = region_values(network, x, resolution)
+        shades = LinearSegmentedColormap.from_list("classes", [colours[0], "white", colours[1]])
+        filled = ax.contourf(grid_x, grid_y, probability, levels=np.linspace(0, 1, 11),
+                             cmap=shades, alpha=0.45)
+        ax.contour(grid_x, grid_y, probability, levels=[0.5], colors="black", linewidths=0.8)
+        ax.figure.colorbar(filled, ax=ax, shrink=0.6, label=f"P(class {class_names[1]})")
+    else:
+        grid_x, grid_y, classes = region_values(network, x, resolution)
+        ax.contourf(grid_x, grid_y, classes, levels=np.arange(len(class_names) + 1) - 0.5,
+                    colors=colours, alpha=0.25)
     ax.scatter(x[:, 0], x[:, 1], c=[colours[label] for label in y], s=8, edgecolors="none")
-    ax.set_xlim(x_min, x_max)
-    ax.set_ylim(y_min, y_max)
+    ax.set_xlim(grid_x.min(), grid_x.max())
+    ax.set_ylim(grid_y.min(), grid_y.max())
     ax.set_aspect("equal")
     ax.set_title("decision regions (training points)")
+    handles = [Line2D([], [], marker="o", linestyle="", color=colour, label=f"class {name}")
+               for colour, name in zip(colours, class_names, strict=True)]
+    if len(handles) <= 12:
+        ax.legend(handles=handles, fontsize="small", loc="upper right")
 
 
-def plot_training(rows, network, x, y, path, *, title="", show=False):
-    """Loss, accuracy and learning rate per logged epoch, beside the decision regions.
+def fitted_curve(ax, network, x, y):
+    """The data and the network's fit, for a regression on one feature."""
+    order = np.argsort(x[:, 0])
+    ax.scatter(x[order, 0], np.reshape(y, (len(y), -1))[order, 0], s=6, color="tab:blue",
+               label="training data")
+    if network.is_finite():
+        ax.plot(x[order, 0], network.predict(x[order])[:, 0], color="tab:orange",
+                label="network")
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.legend(fontsize="small")
+    ax.set_title("fit (training data)")
 
-    Saves a PNG to ``path`` (parent folders are created) and, with ``show``,
-    also opens a window.
+
+def confusion_matrix(ax, network, x, y, class_names):
+    """How often each true class (row) was predicted as each class (column)."""
+    n = len(class_names)
+    counts = np.zeros((n, n), dtype=int)
+    if network.is_finite():
+        np.add.at(counts, (y, network.predict(x).reshape(len(y))), 1)
+    ax.imshow(counts, cmap="Blues")
+    if n <= 20:
+        for (row, column), count in np.ndenumerate(counts):
+            ax.text(column, row, str(count), ha="center", va="center", fontsize="x-small")
+        ax.set_xticks(range(n), class_names, rotation=90)
+        ax.set_yticks(range(n), class_names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title("confusion matrix (training data)")
+
+
+def predicted_against_true(ax, network, x, y):
+    """Each target value against its prediction, for a regression on many features."""
+    y = np.reshape(y, (len(y), -1))
+    if network.is_finite():
+        ax.scatter(y[:, 0], network.predict(x)[:, 0], s=6)
+    low, high = float(y.min()), float(y.max())
+    ax.plot([low, high], [low, high], color="black", linewidth=0.8, label="perfect")
+    ax.set_xlabel("true value")
+    ax.set_ylabel("predicted value")
+    ax.legend(fontsize="small")
+    ax.set_title("predictions (training data)")
+
+
+def draw_problem(ax, network, dataset, resolution=200):
+    """The picture that fits the data and the head (see the module's docstring)."""
+    x, y = dataset.x_train, dataset.y_train
+    if dataset.task == "classes" and x.shape[1] == 2:
+        decision_regions(ax, network, x, y, dataset.class_names, resolution)
+    elif dataset.task == "classes":
+        confusion_matrix(ax, network, x, y, dataset.class_names)
+    elif x.shape[1] == 1:
+        fitted_curve(ax, network, x, y)
+    else:
+        predicted_against_true(ax, network, x, y)
+
+
+def plot_training(rows, network, dataset, path, *, title="", show=False):
+    """Loss, accuracy (and R^2) and learning rate per logged epoch, beside the problem.
+
+    Saves the figure to ``path`` (parent folders are created; the format is
+    the suffix's) and, with ``show``, also opens a window.
     """
     plt = _pyplot(show)
+    return _save(training_figure(plt, rows, network, dataset, title), plt, path, show)
+
+
+def training_figure(plt, rows, network, dataset, title=""):
+    """The figure of ``plot_training``: curves on the left, the problem on the right."""
     epochs = [row["epoch"] for row in rows]
     fig = plt.figure(figsize=(13, 7.5), layout="constrained")
     grid = fig.add_gridspec(3, 2, width_ratios=(1.2, 1))
     ax_loss, ax_acc, ax_lr = (fig.add_subplot(grid[i, 0]) for i in range(3))
-    ax_regions = fig.add_subplot(grid[:, 1])
+    ax_problem = fig.add_subplot(grid[:, 1])
 
     ax_loss.plot(epochs, [r["loss"] for r in rows], label="training (data + reg.)")
     ax_loss.plot(epochs, [r["data_loss"] for r in rows], label="training data loss",
@@ -73,6 +176,9 @@ def plot_training(rows, network, x, y, path, *, title="", show=False):
     ax_loss.set_ylabel("loss")
     ax_acc.plot(epochs, [r["accuracy"] for r in rows], label="training")
     ax_acc.plot(epochs, [r["val_accuracy"] for r in rows], label="validation")
+    if "r2" in rows[0]:
+        ax_acc.plot(epochs, [r["r2"] for r in rows], label="training R²", linestyle=":")
+        ax_acc.plot(epochs, [r["val_r2"] for r in rows], label="validation R²", linestyle=":")
     ax_acc.set_ylabel("accuracy")
     ax_acc.set_ylim(0, 1)
     ax_lr.plot(epochs, [r["learning_rate"] for r in rows], color="tab:green")
@@ -82,14 +188,14 @@ def plot_training(rows, network, x, y, path, *, title="", show=False):
         ax.grid(alpha=0.3)
     ax_loss.legend(fontsize="small")
     ax_acc.legend(fontsize="small")
-    decision_regions(ax_regions, network, x, y)
+    draw_problem(ax_problem, network, dataset)
     if title:
         fig.suptitle(title)
-    return _save(fig, plt, path, show)
+    return fig
 
 
-def plot_comparison(runs, x, y, path, *, show=False):
-    """Several optimizers' curves overlaid, and each one's decision regions.
+def plot_comparison(runs, dataset, path, *, show=False):
+    """Several optimizers' curves overlaid, and each one's problem panel.
 
     ``runs`` maps a name to ``(rows, network)``.
     """
@@ -122,24 +228,26 @@ def plot_comparison(runs, x, y, path, *, show=False):
         curves[2].set_yscale("log")
     for column, (name, (rows, network)) in enumerate(runs.items()):
         ax = fig.add_subplot(grid[1, column])
-        decision_regions(ax, network, x, y)
+        draw_problem(ax, network, dataset)
         ax.set_title(f"{name}: validation accuracy {rows[-1]['val_accuracy']:.3f}")
     return _save(fig, plt, path, show)
 
 
-def animate_training(rows, snapshots, network, x, y, path, *, title="", max_frames=100):
+def animate_training(rows, snapshots, network, dataset, path, *, title="", max_frames=100):
     """A GIF of the network learning: one frame per logged epoch, at most ``max_frames``.
 
-    Each frame shows the decision regions of the weights saved at that epoch
-    (``snapshots``, copies of ``network.flat_parameters``) beside the loss and
-    accuracy curves up to it. The network is left with its final weights.
+    Each frame shows the problem panel drawn with the parameters saved at
+    that epoch (``snapshots``: one list of arrays, in ``network.parameters()``
+    order, per row) beside the loss and accuracy curves up to it. The
+    network is left with its final parameters.
     """
     plt = _pyplot(False)
     from matplotlib.animation import PillowWriter
 
     frames = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), max_frames)).astype(int))
-    final_weights = network.flat_parameters.copy()
-    fig, (ax_regions, ax_loss, ax_acc) = plt.subplots(
+    parameters = [array for _, array in network.parameters()]
+    final = [array.copy() for array in parameters]
+    fig, (ax_problem, ax_loss, ax_acc) = plt.subplots(
         1, 3, figsize=(13, 4.3), layout="constrained", width_ratios=(1.1, 1, 1))
     epochs = [row["epoch"] for row in rows]
     path = Path(path)
@@ -148,10 +256,11 @@ def animate_training(rows, snapshots, network, x, y, path, *, title="", max_fram
     try:
         with writer.saving(fig, path, dpi=70):
             for frame in frames:
-                network.flat_parameters[...] = snapshots[frame]
-                for ax in (ax_regions, ax_loss, ax_acc):
+                for array, saved in zip(parameters, snapshots[frame], strict=True):
+                    array[...] = saved
+                for ax in (ax_problem, ax_loss, ax_acc):
                     ax.clear()
-                decision_regions(ax_regions, network, x, y, resolution=100)
+                draw_problem(ax_problem, network, dataset, resolution=100)
                 upto = slice(0, frame + 1)
                 for ax, key, label in ((ax_loss, "loss", "loss"),
                                        (ax_acc, "accuracy", "accuracy")):
@@ -169,7 +278,8 @@ def animate_training(rows, snapshots, network, x, y, path, *, title="", max_fram
                 fig.suptitle(f"{title} epoch {epochs[frame]}".strip())
                 writer.grab_frame()
     finally:
-        network.flat_parameters[...] = final_weights
+        for array, saved in zip(parameters, final, strict=True):
+            array[...] = saved
         plt.close(fig)
     return path
 

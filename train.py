@@ -7,17 +7,21 @@ logged epoch, with the columns of ``COLUMNS``.
 
 import logging
 import math
-import signal
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from model import accuracy
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("epoch", "loss", "data_loss", "reg_loss", "accuracy", "learning_rate",
            "val_loss", "val_accuracy")
+# A regression also reports R^2, on the training and the validation data.
+REGRESSION_COLUMNS = (*COLUMNS[:5], "r2", *COLUMNS[5:], "val_r2")
+
+
+def columns(head):
+    """The columns of a logged row for a network with this head."""
+    return REGRESSION_COLUMNS if head.task == "regression" else COLUMNS
 
 # Why a run ended; main.py turns these into exit statuses.
 COMPLETED, DIVERGED, INTERRUPTED = "completed", "diverged", "interrupted"
@@ -44,43 +48,45 @@ def batches(n, batch_size, rng):
 
 
 def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
-          batch_size=None, rng=None, on_log=None, layer_stats=False, start=0,
-          patience=None, min_delta=0.0):
+          batch_size=None, rng=None, on_log=None, on_epoch=None, layer_stats=False,
+          start=0, patience=None, min_delta=0.0, stop=None):
     """Train for ``epochs`` epochs and return a ``Result``.
 
-    Training loss and accuracy of an epoch are averaged over its batches, as
-    the forward passes saw them (dropout on). Validation is evaluated on the
-    network after the epoch's updates, dropout off, data loss only. A row is
-    logged at epoch 1, every ``log_every`` epochs and at the last epoch;
-    ``on_log(row, network)`` is called with each.
+    Training loss and figures (accuracy...) of an epoch are those of its
+    forward passes, batch by batch, as they saw them (dropout on). Validation
+    is evaluated on the network after the epoch's updates, dropout off, data
+    loss only. A row is logged at epoch 1, every ``log_every`` epochs and at
+    the last epoch; ``on_log(row, network)`` is called with each, and
+    ``on_epoch(epoch)`` after every epoch.
 
     Training stops early, with the rows so far, when the loss or a parameter
-    stops being finite (status DIVERGED) or on Ctrl-C, which is honoured once
-    the current epoch is complete (status INTERRUPTED). With ``patience`` it
-    also stops when the validation loss has not improved by more than
-    ``min_delta`` for ``patience`` logged evaluations in a row, and puts back
-    the weights of the best evaluation (status EARLY_STOPPED).
+    stops being finite (status DIVERGED) or when ``stop.requested`` becomes
+    true (status INTERRUPTED, after the epoch in progress; a
+    KeyboardInterrupt raised inside an epoch drops that epoch). With
+    ``patience`` it also stops when the validation loss has not improved by
+    more than ``min_delta`` for ``patience`` logged evaluations in a row, and
+    puts back the weights of the best evaluation (status EARLY_STOPPED).
 
     Epochs are numbered from ``start + 1``, for a network that has already
-    been trained for ``start`` epochs.
+    been trained for ``start`` epochs; which epochs are logged depends only
+    on their number, so a run continued from epoch N logs the rows that one
+    run straight through would have logged after N.
     """
     rng = np.random.default_rng(0) if rng is None else rng
     result = Result()
     early = _EarlyStopping(patience, min_delta) if patience else None
     last_epoch = start + epochs
-    stop = _InterruptFlag()
     # Overflow and NaN are detected and reported below; NumPy's own warnings
     # about them would only repeat it, less clearly.
-    with stop, np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"):
         try:
             for epoch in range(start + 1, last_epoch + 1):
-                planned_log = (epoch == start + 1 or epoch % log_every == 0
-                               or epoch == last_epoch)
-                before = ([layer.weights.copy() for layer in network.dense_layers]
+                planned_log = epoch == 1 or epoch % log_every == 0 or epoch == last_epoch
+                before = ([layer.weights.copy() for layer in network.trainable]
                           if layer_stats and planned_log else None)
-                row = _epoch(network, optimizer, x, y, batch_size, rng, epoch)
+                row, seen = _epoch(network, optimizer, x, y, batch_size, rng, epoch, stop)
                 if before is not None:
-                    row["layers"] = _layer_stats(network.dense_layers, before)
+                    row["layers"] = _layer_stats(network.trainable, before)
                 result.epochs_done = epoch
                 if not (math.isfinite(row["loss"]) and network.is_finite()):
                     result.status = DIVERGED
@@ -88,19 +94,22 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
                         f"training diverged at epoch {epoch}: the loss or a weight became "
                         f"NaN or infinite with learning rate {row['learning_rate']:.6g}; "
                         "try a lower --learning-rate")
-                    _log_row(result, row, network, y, x_val, y_val, on_log)
+                    _log_row(result, row, seen, network, y, x_val, y_val, on_log)
                     break
-                if planned_log or stop.requested:
-                    _log_row(result, row, network, y, x_val, y_val, on_log)
+                interrupted = stop is not None and stop.requested
+                if planned_log or interrupted:
+                    _log_row(result, row, seen, network, y, x_val, y_val, on_log)
                     if early is not None and early.should_stop(row, network):
                         result.status = EARLY_STOPPED
                         break
-                if stop.requested:
+                if on_epoch is not None:
+                    on_epoch(epoch)
+                if interrupted:
                     result.status = INTERRUPTED
                     break
         except KeyboardInterrupt:
-            # An interrupt that got past the handler (raised inside an epoch):
-            # the epoch in progress is dropped, the completed ones are kept.
+            # An interrupt that got past the stop flag (raised inside an
+            # epoch): the epoch in progress is dropped, the completed ones kept.
             result.status = INTERRUPTED
     result.final = result.rows[-1] if result.rows else None
     if result.status == INTERRUPTED:
@@ -137,29 +146,33 @@ class _EarlyStopping:
             array[...] = saved
 
 
-def _epoch(network, optimizer, x, y, batch_size, rng, epoch):
-    """One pass over the training data; returns the epoch's row without validation.
+def _epoch(network, optimizer, x, y, batch_size, rng, epoch, stop=None):
+    """One pass over the training data.
 
-    With one full batch the accuracy is left as None: the probabilities of
-    the epoch's forward pass stay in ``network.loss.output``, and
-    ``_log_row`` computes it only for the epochs that are logged.
+    Returns the epoch's row, without its figures or validation, and what
+    the forward passes saw: [(batch indices, the head's outputs)], from
+    which ``_log_row`` computes the figures, only for the epochs it logs.
+    A ``stop.now`` request cuts the epoch short after the batch in progress.
     """
-    data_loss_sum = correct = 0.0
-    n = len(y)
-    parts = batches(n, batch_size, rng)
+    data_loss_sum, n = 0.0, 0
+    seen = []
+    parts = batches(len(y), batch_size, rng)
     for index in parts:
-        xb, yb = x[index], y[index]
-        data_loss = network.forward(xb, yb, training=True)
+        yb = y[index]
+        data_loss = network.forward(x[index], yb, training=True)
         data_loss_sum += data_loss * len(yb)
-        if len(parts) > 1:
-            correct += accuracy(network.loss.output, yb) * len(yb)
+        n += len(yb)
+        seen.append((index, network.head.output))
         network.backward(yb)
-        optimizer.step(network.dense_layers)
+        optimizer.step(network.trainable)
+        if stop is not None and stop.now and len(seen) < len(parts):
+            log.warning("epoch %d cut short after %d of %d mini-batches", epoch, len(seen),
+                        len(parts))
+            break
     data_loss = data_loss_sum / n
     reg_loss = network.regularization_loss()
     return dict(epoch=epoch, loss=data_loss + reg_loss, data_loss=data_loss,
-                reg_loss=reg_loss, accuracy=correct / n if len(parts) > 1 else None,
-                learning_rate=optimizer.current_learning_rate)
+                reg_loss=reg_loss, learning_rate=optimizer.current_learning_rate), seen
 
 
 def _layer_stats(dense_layers, weights_before):
@@ -173,41 +186,15 @@ def _layer_stats(dense_layers, weights_before):
     return stats
 
 
-def _log_row(result, row, network, y, x_val, y_val, on_log):
-    if row["accuracy"] is None:  # full batch: before the validation pass overwrites it
-        row["accuracy"] = accuracy(network.loss.output, y)
-    val_loss, val_accuracy = network.evaluate(x_val, y_val)
-    row.update(val_loss=val_loss, val_accuracy=val_accuracy)
+def _log_row(result, row, seen, network, y, x_val, y_val, on_log):
+    """Complete a row with the head's figures and the validation, and record it."""
+    if len(seen) == 1:
+        index, outputs = seen[0]
+    else:  # mini-batches: every output of the epoch, against its label
+        index = np.concatenate([part for part, _ in seen])
+        outputs = np.concatenate([part for _, part in seen])
+    row.update(network.head.metrics(outputs, y[index]))
+    row.update({f"val_{name}": value for name, value in network.evaluate(x_val, y_val).items()})
     result.rows.append(row)
     if on_log is not None:
         on_log(row, network)
-
-
-class _InterruptFlag:
-    """While active, Ctrl-C (SIGINT) sets ``requested`` instead of raising.
-
-    Outside the main thread signal handlers cannot be set; there the flag
-    does nothing and a KeyboardInterrupt is caught by ``train`` instead.
-    """
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.requested = True
-        log.warning("Ctrl-C: stopping after this epoch (press again to stop now)")
-
-    def __enter__(self):
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        except ValueError:
-            self._previous = None
-        return self
-
-    def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False

@@ -1,8 +1,9 @@
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from activations import ReLU, Softmax
+from activations import Linear, ReLU, Sigmoid, Softmax, _reduce_rows
 from gradcheck import numerical_gradient
 
 from checks import assert_gradient_matches, away_from_zero
@@ -70,11 +71,96 @@ def test_softmax_predictions_are_row_argmax():
     np.testing.assert_array_equal(Softmax().predictions(scores), [1, 0])
 
 
+@given(**SHAPES)
+def test_sigmoid_gradient(n, width, seed):
+    rng = np.random.default_rng(seed)
+    activation_gradient_error(Sigmoid(), 3 * rng.standard_normal((n, width)),
+                              rng.standard_normal((n, width)))
+
+
+@given(**SHAPES)
+def test_linear_gradient(n, width, seed):
+    rng = np.random.default_rng(seed)
+    activation_gradient_error(Linear(), rng.standard_normal((n, width)),
+                              rng.standard_normal((n, width)))
+
+
+def test_sigmoid_known_values():
+    s = Sigmoid().forward(np.array([[0.0, np.log(3.0), -np.log(3.0)]]))
+    np.testing.assert_allclose(s, [[0.5, 0.75, 0.25]], rtol=1e-15)
+
+
+def test_sigmoid_backward_known_values():
+    sigmoid = Sigmoid()
+    sigmoid.forward(np.array([[0.0, np.log(3.0)]]))
+    # s (1 - s) = 0.25 and 0.1875
+    np.testing.assert_allclose(sigmoid.backward(np.array([[2.0, 4.0]])), [[0.5, 0.75]],
+                               rtol=1e-15)
+
+
+def test_sigmoid_of_extreme_logits_is_finite_without_warnings():
+    # pyproject.toml turns every RuntimeWarning (overflow in exp) into an error.
+    for dtype in (np.float32, np.float64):
+        s = Sigmoid().forward(np.array([[-1000.0, -50.0, 0.0, 50.0, 1000.0]], dtype=dtype))
+        assert s.dtype == dtype
+        np.testing.assert_allclose(s, [[0.0, 1.9287e-22, 0.5, 1.0, 1.0]], rtol=1e-4, atol=0)
+        assert s[0, 0] == 0.0 and s[0, -1] == 1.0
+
+
+def test_sigmoid_is_symmetric():
+    x = np.linspace(-30, 30, 61).reshape(1, -1)
+    np.testing.assert_allclose(Sigmoid().forward(x) + Sigmoid().forward(-x), 1.0, rtol=1e-15)
+
+
+def test_sigmoid_predictions_threshold_at_one_half():
+    outputs = np.array([[0.2, 0.5, 0.51], [0.9, 0.0, 1.0]])
+    predictions = Sigmoid().predictions(outputs)
+    np.testing.assert_array_equal(predictions, [[0, 0, 1], [1, 0, 1]])
+    assert predictions.dtype == np.int64
+
+
+def test_linear_is_the_identity():
+    linear = Linear()
+    x = np.array([[1.5, -2.0]])
+    np.testing.assert_array_equal(linear.forward(x), x)
+    np.testing.assert_array_equal(linear.backward(np.array([[3.0, 4.0]])), [[3.0, 4.0]])
+    np.testing.assert_array_equal(linear.predictions(x), x)
+
+
+@pytest.mark.parametrize("ufunc", [np.maximum, np.add])
+@pytest.mark.parametrize("columns", [1, 2, 3, 8, 9, 20])
+def test_column_wise_row_reduction_equals_numpy_reduce(ufunc, columns):
+    x = np.random.default_rng(columns).standard_normal((50, columns)).astype(np.float32)
+    np.testing.assert_allclose(_reduce_rows(ufunc, x), ufunc.reduce(x, axis=-1, keepdims=True),
+                               rtol=1e-6)
+    assert _reduce_rows(ufunc, x).shape == (50, 1)
+
+
+ACTIVATIONS = [ReLU, Softmax, Sigmoid, Linear]
+
+
 @given(n=st.integers(1, 32), width=st.integers(1, 16),
        dtype=st.sampled_from([np.float32, np.float64]))
 def test_activations_keep_dtype(n, width, dtype):
     x = np.linspace(-3, 3, n * width, dtype=dtype).reshape(n, width)
-    for activation in (ReLU(), Softmax()):
+    for cls in ACTIVATIONS:
+        activation = cls()
         out = activation.forward(x)
         assert out.dtype == dtype
         assert activation.backward(np.ones_like(out)).dtype == dtype
+
+
+@pytest.mark.parametrize("cls", ACTIVATIONS)
+def test_activations_leave_their_arguments_unchanged(cls):
+    rng = np.random.default_rng(0)
+    x, g = rng.standard_normal((6, 4)), rng.standard_normal((6, 4))
+    x_copy, g_copy = x.copy(), g.copy()
+    activation = cls()
+    out = activation.forward(x)
+    np.testing.assert_array_equal(x, x_copy)
+    activation.backward(g)
+    np.testing.assert_array_equal(g, g_copy)
+    if hasattr(activation, "predictions"):
+        out_copy = out.copy()
+        activation.predictions(out)
+        np.testing.assert_array_equal(out, out_copy)

@@ -7,13 +7,15 @@ import pytest
 
 import checkpoint
 from checkpoint import CheckpointError, load, save
-from model import Network
+from heads import Classes
+from model import build
 
 
 def saved_network(tmp_path, **header):
-    net = Network(2, [5, 4], 3, rng=np.random.default_rng(1))
+    net = build(2, [5, 4], 3, Classes(), rng=np.random.default_rng(1))
     path = tmp_path / "net.npz"
-    save(path, net, epoch=7, config={"seed": 1}, metrics={"val_loss": 0.5}, **header)
+    save(path, net, loss="categorical", epoch=7, config={"seed": 1},
+         metrics={"val_loss": 0.5}, **header)
     return net, path
 
 
@@ -36,7 +38,8 @@ def test_round_trip(tmp_path):
     net, path = saved_network(tmp_path)
     header, arrays = load(path)
     assert header["epoch"] == 7 and header["version"] == checkpoint.VERSION
-    assert header["architecture"] == dict(n_inputs=2, hidden=[5, 4], classes=3)
+    assert header["architecture"] == dict(n_inputs=2, hidden=[5, 4], outputs=3,
+                                          loss="categorical")
     assert header["config"] == {"seed": 1} and header["metrics"] == {"val_loss": 0.5}
     for name, array in net.parameters():
         np.testing.assert_array_equal(arrays[name], array)
@@ -45,8 +48,8 @@ def test_round_trip(tmp_path):
 
 def test_save_replaces_atomically(tmp_path):
     _, path = saved_network(tmp_path)
-    net = Network(2, [3], 2)
-    save(path, net, epoch=1)
+    net = build(2, [3], 2, Classes())
+    save(path, net, loss="categorical", epoch=1)
     assert load(path)[0]["architecture"]["hidden"] == [3]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.npz"]
 
@@ -86,7 +89,7 @@ def test_newer_format_version(tmp_path):
     _, path = saved_network(tmp_path)
     header, arrays = contents(path)
     rewrite(path, arrays, dict(header, version=checkpoint.VERSION + 1))
-    with pytest.raises(CheckpointError, match="format version 2"):
+    with pytest.raises(CheckpointError, match=f"format version {checkpoint.VERSION + 1}"):
         load(path)
 
 

@@ -3,7 +3,8 @@ import pytest
 
 import activations
 from gradcheck import check_network, numerical_gradient, relative_error
-from model import Network
+from heads import AbsoluteError, Binary, Classes, SquaredError
+from model import build
 
 
 def spiral_like(n=60, seed=0):
@@ -27,9 +28,9 @@ def test_relative_error_floor():
 
 def test_correct_network_passes_with_everything_on():
     x, y = spiral_like()
-    net = Network(2, [6, 5], 3, dropout=0.2, l1=1e-3, l2=1e-3, rng=np.random.default_rng(0),
-                  dtype=np.float32)
-    for layer in net.dense_layers:  # weights away from the initial 0.01 scale
+    net = build(2, [6, 5], 3, Classes(), dropout=0.2, l1=1e-3, l2=1e-3,
+                rng=np.random.default_rng(0), dtype=np.float32)
+    for layer in net.trainable:  # weights away from the initial 0.01 scale
         layer.weights *= 50
         layer.biases += 0.1
     left_out, results = check_network(net, x, y)
@@ -37,13 +38,13 @@ def test_correct_network_passes_with_everything_on():
     assert [name for name, *_ in results] == [name for name, _ in net.parameters()]
     for _, error, checked, _ in results:
         assert error < 1e-6 and checked > 0
-    assert net.dense_layers[0].weights.dtype == np.float32  # the original is untouched
+    assert net.trainable[0].weights.dtype == np.float32  # the original is untouched
 
 
 def test_broken_backward_is_caught(monkeypatch):
     x, y = spiral_like()
-    net = Network(2, [6], 3, rng=np.random.default_rng(0))
-    net.dense_layers[0].weights *= 50
+    net = build(2, [6], 3, Classes(), rng=np.random.default_rng(0))
+    net.trainable[0].weights *= 50
     # A ReLU that forgets its mask: the classic bug.
     monkeypatch.setattr(activations.ReLU, "backward",
                         lambda self, dvalues: setattr(self, "dinputs", dvalues) or dvalues)
@@ -56,6 +57,25 @@ def test_broken_backward_is_caught(monkeypatch):
 def test_points_on_a_kink_are_left_out():
     x, y = spiral_like()
     x[:4] = 0.0  # with zero biases, these put every ReLU input exactly at 0
-    left_out, results = check_network(Network(2, [6], 3), x, y)
+    left_out, results = check_network(build(2, [6], 3, Classes()), x, y)
     assert left_out == 4
     assert all(error < 1e-5 for _, error, _, _ in results)
+
+
+@pytest.mark.parametrize("head, n_out, targets", [
+    (Binary(), 1, lambda rng, n: rng.integers(0, 2, n)),
+    (SquaredError(), 1, lambda rng, n: rng.standard_normal((n, 1))),
+    (AbsoluteError(), 2, lambda rng, n: rng.standard_normal((n, 2))),
+])
+def test_every_head_passes_and_a_broken_one_fails(monkeypatch, head, n_out, targets):
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((40, 2)), targets(rng, 40)
+    net = build(2, [5], n_out, head, l2=1e-3, rng=rng, weight_scale=0.5)
+    _, results = check_network(net, x, y)
+    assert all(error < 1e-6 and checked > 0 for _, error, checked, _ in results)
+    # The gradient of the loss with respect to the outputs, halved: a wrong head.
+    backward = type(head.loss).backward
+    monkeypatch.setattr(type(head.loss), "backward",
+                        lambda self, dvalues, y_true: backward(self, dvalues, y_true) / 2)
+    _, results = check_network(net, x, y)
+    assert max(error for _, error, _, _ in results) > 1e-2

@@ -1,10 +1,12 @@
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gradcheck import numerical_gradient
-from layers import Dense, Dropout
+from layers import Dense, Dropout, bernoulli
 from losses import regularization_loss
 
 from checks import assert_gradient_matches, away_from_zero
@@ -170,11 +172,59 @@ def test_dropout_keeps_dtype(n, width, dtype):
 
 
 def test_dense_without_input_gradient_still_gives_parameter_gradients():
-    full, first = (Dense(3, 2, rng=np.random.default_rng(0)) for _ in range(2))
-    first.input_gradient = False
+    layer = Dense(3, 2, rng=np.random.default_rng(0))
     x, g = np.ones((4, 3)), np.arange(8.0).reshape(4, 2)
-    for layer in (full, first):
-        layer.forward(x)
-    assert first.backward(g) is None and full.backward(g).shape == (4, 3)
-    np.testing.assert_array_equal(first.dweights, full.dweights)
-    np.testing.assert_array_equal(first.dbiases, full.dbiases)
+    layer.forward(x)
+    full = layer.backward(g)
+    dw, db = layer.dweights.copy(), layer.dbiases.copy()
+    assert layer.backward(g, input_gradient=False) is None and layer.dinputs is None
+    assert full.shape == (4, 3)
+    np.testing.assert_array_equal(layer.dweights, dw)
+    np.testing.assert_array_equal(layer.dbiases, db)
+
+
+def test_dense_weight_scale():
+    layer = Dense(3, 4, rng=np.random.default_rng(5), weight_scale=0.1)
+    np.testing.assert_array_equal(layer.weights,
+                                  0.1 * np.random.default_rng(5).standard_normal((3, 4)))
+    np.testing.assert_array_equal(Dense(3, 4, weight_scale=0).weights, np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("args, kwargs, message", [
+    ((0, 3), {}, r"Dense\(0, 3\): n_inputs must be a whole number >= 1, got 0"),
+    ((2, 0), {}, r"Dense\(2, 0\): n_neurons .* got 0"),
+    ((2, [64]), {}, r"n_neurons .* got \[64\]"),
+    ((2.0, 3), {}, r"n_inputs .* got 2.0"),
+    ((True, 3), {}, r"n_inputs .* got True"),
+    ((2, 3, -0.1), {}, r"weight_regularizer_l1 must be a finite number >= 0, got -0.1"),
+    ((2, 3, 0, float("nan")), {}, r"weight_regularizer_l2 .* got nan"),
+    ((2, 3, 0, 0, "big"), {}, r"bias_regularizer_l1 .* got 'big'"),
+    ((2, 3, 0, 0, 0, -1), {}, r"bias_regularizer_l2 .* got -1"),
+    ((2, 3), {"weight_scale": -0.01}, r"weight_scale .* got -0.01"),
+])
+def test_dense_rejects_bad_construction(args, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Dense(*args, **kwargs)
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (5,), (5, 2, 1), (2, 5)])
+def test_dense_forward_names_layer_and_both_shapes(shape):
+    layer = Dense(2, 4)
+    expected = rf"Dense\(2, 4\) expects inputs of shape \(N, 2\), got {re.escape(str(shape))}"
+    with pytest.raises(ValueError, match=expected):
+        layer.forward(np.ones(shape))
+
+
+def test_dropout_mask_is_bernoulli_of_the_keep_rate():
+    # Over 200,000 units the fraction kept is within 0.005 of 0.7 (5 standard deviations).
+    layer = Dropout(0.3, rng=np.random.default_rng(11))
+    out = layer.forward(np.ones((400, 500), dtype=np.float32), training=True)
+    assert abs((out != 0).mean() - 0.7) < 0.005
+    np.testing.assert_array_equal(np.unique(out), np.array([0, 1 / 0.7], dtype=np.float32))
+
+
+def test_bernoulli_compares_32_bit_uniforms_with_p():
+    kept = bernoulli(np.random.default_rng(3), (7, 9), 0.3)
+    u = np.random.default_rng(3).bit_generator.random_raw(32).view(np.uint32)[:63] / 2**32
+    np.testing.assert_array_equal(kept, (u < 0.3).reshape(7, 9))
+    assert 0.2 < kept.mean() < 0.4

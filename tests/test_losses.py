@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -6,7 +8,14 @@ from hypothesis import strategies as st
 from activations import Softmax
 from gradcheck import numerical_gradient
 from layers import Dense
-from losses import CategoricalCrossentropy, SoftmaxCategoricalCrossentropy, regularization_loss
+from losses import (
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SoftmaxCategoricalCrossentropy,
+    regularization_loss,
+)
 
 from checks import assert_gradient_matches
 
@@ -127,3 +136,126 @@ def test_losses_keep_dtype(n, classes, dtype):
     loss = CategoricalCrossentropy()
     assert loss.forward(fused.output, y).dtype == dtype
     assert loss.backward(fused.output, y).dtype == dtype
+
+
+def binary_problem(rng, n, k):
+    """Probabilities within (0.05, 0.95), far from the clip edges, and 0/1 labels."""
+    return rng.uniform(0.05, 0.95, (n, k)), rng.integers(0, 2, (n, k))
+
+
+OUTPUTS = dict(n=st.integers(1, 32), k=st.integers(1, 8), seed=st.integers(0, 2**32 - 1))
+
+
+@given(**OUTPUTS)
+def test_binary_crossentropy_gradient(n, k, seed):
+    p, y = binary_problem(np.random.default_rng(seed), n, k)
+    loss = BinaryCrossentropy()
+    numeric = numerical_gradient(lambda: loss.calculate(p, y), p)
+    assert_gradient_matches(loss.backward(p, y), numeric)
+
+
+@given(**OUTPUTS)
+def test_mean_squared_error_gradient(n, k, seed):
+    rng = np.random.default_rng(seed)
+    y_pred, y = rng.standard_normal((n, k)), rng.standard_normal((n, k))
+    loss = MeanSquaredError()
+    numeric = numerical_gradient(lambda: loss.calculate(y_pred, y), y_pred)
+    assert_gradient_matches(loss.backward(y_pred, y), numeric)
+
+
+@given(**OUTPUTS)
+def test_mean_absolute_error_gradient(n, k, seed):
+    rng = np.random.default_rng(seed)
+    y = rng.standard_normal((n, k))
+    # At least 0.1 from each target: |y - Y| has its kink at Y = y.
+    y_pred = y + np.where(rng.random((n, k)) < 0.5, -1, 1) * rng.uniform(0.1, 2.0, (n, k))
+    loss = MeanAbsoluteError()
+    numeric = numerical_gradient(lambda: loss.calculate(y_pred, y), y_pred)
+    assert_gradient_matches(loss.backward(y_pred, y), numeric)
+
+
+def test_binary_crossentropy_known_values():
+    p = np.array([[0.8, 0.4], [0.1, 0.5]])
+    y = np.array([[1, 0], [1, 1]])
+    loss = BinaryCrossentropy()
+    expected = [-(np.log(0.8) + np.log(0.6)) / 2, -(np.log(0.1) + np.log(0.5)) / 2]
+    np.testing.assert_allclose(loss.forward(p, y), expected, rtol=1e-15)
+    assert loss.calculate(p, y) == pytest.approx(np.mean(expected), rel=1e-15)
+    # -(y / p - (1 - y) / (1 - p)) / (k N), k = N = 2
+    np.testing.assert_allclose(loss.backward(p, y),
+                               [[-1 / 0.8 / 4, 1 / 0.6 / 4], [-1 / 0.1 / 4, -1 / 0.5 / 4]],
+                               rtol=1e-15)
+
+
+def test_binary_crossentropy_is_finite_at_certain_wrong_answers():
+    p, y = np.array([[0.0], [1.0]]), np.array([1, 0])
+    loss = BinaryCrossentropy()
+    np.testing.assert_allclose(loss.forward(p, y), [-np.log(1e-7)] * 2, rtol=1e-9)
+    assert np.isfinite(loss.backward(p, y)).all()
+
+
+def test_mean_squared_and_absolute_error_known_values():
+    y_pred = np.array([[1.0, 2.0], [0.0, -1.0]])
+    y = np.array([[0.0, 4.0], [0.5, -1.0]])
+    mse, mae = MeanSquaredError(), MeanAbsoluteError()
+    np.testing.assert_array_equal(mse.forward(y_pred, y), [2.5, 0.125])
+    np.testing.assert_array_equal(mae.forward(y_pred, y), [1.5, 0.25])
+    assert mse.calculate(y_pred, y) == 1.3125 and mae.calculate(y_pred, y) == 0.875
+    # -2 (y - Y) / (k N) and sign(Y - y) / (k N), k = N = 2; sign(0) = 0
+    np.testing.assert_array_equal(mse.backward(y_pred, y), [[0.5, -1.0], [-0.25, 0.0]])
+    np.testing.assert_array_equal(mae.backward(y_pred, y), [[0.25, -0.25], [-0.25, 0.0]])
+
+
+@pytest.mark.parametrize("cls", [BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError])
+def test_column_targets_may_be_given_flat(cls):
+    y_pred = np.array([[0.3], [0.6], [0.9]])
+    flat, column = np.array([0, 1, 1]), np.array([[0], [1], [1]])
+    np.testing.assert_array_equal(cls().forward(y_pred, flat), cls().forward(y_pred, column))
+    np.testing.assert_array_equal(cls().backward(y_pred, flat), cls().backward(y_pred, column))
+
+
+@pytest.mark.parametrize("cls", [BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("pred_shape, true_shape", [
+    ((3, 2), (3,)), ((3, 2), (3, 1)), ((3, 1), (2,)), ((3, 1), (1, 3)), ((3,), (3,)),
+])
+def test_mismatched_shapes_name_both(cls, pred_shape, true_shape):
+    message = (rf"y_pred of shape {re.escape(str(pred_shape))} and y_true of shape "
+               rf"{re.escape(str(true_shape))} do not match")
+    for call in (cls().forward, cls().backward):
+        with pytest.raises(ValueError, match=message):
+            call(np.full(pred_shape, 0.5), np.zeros(true_shape, dtype=int))
+
+
+@pytest.mark.parametrize("bad", [2, -1, 0.5])
+def test_binary_labels_other_than_0_and_1_are_refused(bad):
+    y = np.array([[0], [1], [bad]])
+    for call in (BinaryCrossentropy().forward, BinaryCrossentropy().backward):
+        with pytest.raises(ValueError, match=f"binary labels must be 0 or 1, got {bad!r}"):
+            call(np.full((3, 1), 0.5, dtype=np.float32), y)
+
+
+LOSSES = [CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError]
+
+
+@pytest.mark.parametrize("cls", LOSSES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_losses_keep_the_dtype_of_the_predictions(cls, dtype):
+    y_pred = np.array([[0.2, 0.8], [0.6, 0.4]], dtype=dtype)
+    y = np.array([1, 0]) if cls is CategoricalCrossentropy else np.array([[0, 1], [1, 0]])
+    loss = cls()
+    assert loss.forward(y_pred, y).dtype == dtype
+    assert loss.backward(y_pred, y).dtype == dtype
+    assert isinstance(loss.calculate(y_pred, y), float)
+
+
+@pytest.mark.parametrize("cls", [*LOSSES, SoftmaxCategoricalCrossentropy])
+def test_losses_leave_their_arguments_unchanged(cls):
+    y_pred = np.array([[0.2, 0.8], [0.6, 0.4], [0.0, 1.0]])
+    y = (np.array([1, 0, 0]) if cls in (CategoricalCrossentropy, SoftmaxCategoricalCrossentropy)
+         else np.array([[0, 1], [1, 0], [1, 1]]))
+    pred_copy, y_copy = y_pred.copy(), y.copy()
+    loss = cls()
+    loss.forward(y_pred, y)
+    loss.backward(getattr(loss, "output", y_pred), y)
+    np.testing.assert_array_equal(y_pred, pred_copy)
+    np.testing.assert_array_equal(y, y_copy)

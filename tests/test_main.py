@@ -5,9 +5,11 @@ import re
 import numpy as np
 import pytest
 
+import cli
+import experiment
 import main
 import model
-from train import COLUMNS
+from train import COLUMNS, REGRESSION_COLUMNS
 
 SHORT = ["--epochs", "200", "--log-every", "50", "--samples", "30"]
 
@@ -119,7 +121,7 @@ def test_help_and_version(capsys):
                  "--version"):
         assert flag in help_text
     assert main.main(["--version"]) == 0
-    assert main.VERSION in capsys.readouterr().out
+    assert cli.VERSION in capsys.readouterr().out
 
 
 def test_divergence_stops_with_status_1_and_keeps_outputs(tmp_path, capsys):
@@ -181,27 +183,34 @@ def test_optimizer_all_compares_the_four(tmp_path, capsys):
     assert [row[0] for row in table] == ["gd", "adagrad", "rmsprop", "adam"]
     assert all(row[-1] == "completed" and 0 <= float(row[1]) <= 1 for row in table)
     assert (tmp_path / "all.png").exists()
+    # Each optimizer goes through the single-run code: the same outputs as a single run.
     for name in ("gd", "adagrad", "rmsprop", "adam"):
         assert (tmp_path / f"m-{name}.csv").exists()
+        assert (tmp_path / f"all-{name}.png").exists()
+        config = json.loads((tmp_path / f"all-{name}.config.json").read_text())
+        assert config["optimizer"] == name
+        assert config["hyperparameters"] == cli.optimizer_defaults(name, "spiral")
 
 
 def test_optimizer_all_starts_every_optimizer_from_the_same_weights(monkeypatch):
     starts = []
-    original = main.train_one
+    original = experiment.train_one
 
     def spy(config, network, *args, **kwargs):
-        starts.append(network.flat_parameters.copy())
+        starts.append([array.copy() for _, array in network.parameters()])
         return original(config, network, *args, **kwargs)
 
-    monkeypatch.setattr(main, "train_one", spy)
+    monkeypatch.setattr(experiment, "train_one", spy)
     assert main.main(["--epochs", "3", "--samples", "10", "--optimizer", "all",
                       "--no-plot"]) == 0
-    assert len(starts) == 4 and all(np.array_equal(s, starts[0]) for s in starts)
+    assert len(starts) == 4
+    for start in starts[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(start, starts[0], strict=True))
 
 
 @pytest.mark.parametrize("flags, message", [
     (["--optimizer", "all", "--learning-rate", "0.1"], "--learning-rate"),
-    (["--optimizer", "all", "--save", "x.npz"], "--save"),
+    (["--optimizer", "all", "--load", "x.npz"], "--load"),
     (["--optimizer", "all", "--explain"], "--explain"),
     (["--min-delta", "0.1"], "--min-delta: needs --patience"),
     (["--animate", "movie.mp4"], "must end in .gif"),
@@ -218,19 +227,35 @@ def test_bad_combinations(tmp_path, monkeypatch, capsys, flags, message):
 
 def test_save_then_load_evaluates_identically(tmp_path, capsys):
     saved = tmp_path / "net.npz"
-    status, rows = run(tmp_path, "--save", str(saved), "--hidden", "12", plot=False)
+    status, rows = run(tmp_path, "--save", str(saved), "--hidden", "12", "--dropout", "0.1",
+                       plot=False)
     assert status == 0 and saved.exists()
-    capsys.readouterr()
-    status = main.main([*SHORT, "--epochs", "0", "--load", str(saved), "--no-plot",
+    reported = capsys.readouterr().out.splitlines()[0]
+    # The saved run's settings (--hidden 12, --dropout 0.1...) come with the file.
+    status = main.main(["--epochs", "0", "--load", str(saved), "--no-plot",
                         "--metrics", str(tmp_path / "again.csv")])
     assert status == 0
     again = list(csv.DictReader((tmp_path / "again.csv").read_text().splitlines()))
     assert len(again) == 1 and again[0]["epoch"] == "200"
-    for key in ("data_loss", "val_loss", "val_accuracy"):
-        assert float(again[0][key]) == pytest.approx(float(rows[-1][key]), abs=0.05)
-    assert "trained for 200 epochs" in capsys.readouterr().err
+    # The final report describes the network as returned: the same as evaluating it again.
+    evaluated = capsys.readouterr()
+    assert evaluated.out.splitlines()[0].split("epochs in")[1].split(";", 1)[1] == \
+        reported.split("epochs in")[1].split(";", 1)[1]
+    assert "trained for 200 epochs" in evaluated.err
     status, rows = run(tmp_path, "--load", str(saved), "--epochs", "100", plot=False)
     assert status == 0 and int(rows[-1]["epoch"]) == 300
+
+
+@pytest.mark.parametrize("flags, flag", [
+    (["--hidden", "8"], "--hidden"), (["--classes", "4"], "--classes"),
+    (["--loss", "binary"], "--loss")])
+def test_load_refuses_flags_that_contradict_the_file(tmp_path, capsys, flags, flag):
+    saved = tmp_path / "net.npz"
+    assert main.main([*SHORT, "--no-plot", "--save", str(saved), "--hidden", "12"]) == 0
+    capsys.readouterr()
+    assert main.main(["--epochs", "0", "--no-plot", "--load", str(saved), *flags]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"argument {flag}" in err and "net.npz" in err
 
 
 def test_load_refusal_is_one_line(tmp_path, capsys):
@@ -283,3 +308,74 @@ def test_patience_and_vertical_dataset(tmp_path, capsys):
     out = capsys.readouterr().out
     assert out.startswith("early stopped:")
     assert float(rows[-1]["accuracy"]) > 0.8
+
+
+def test_binary_classification_from_the_command_line(tmp_path, capsys):
+    status, rows = run(tmp_path, "--dataset", "spiral", "--classes", "2", "--loss", "binary",
+                       "--epochs", "400")
+    assert status == 0 and list(rows[0]) == list(COLUMNS)
+    assert float(rows[-1]["accuracy"]) > 0.85
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    config = json.loads((tmp_path / "figure.config.json").read_text())
+    assert config["loss"] == "binary"
+
+
+def test_sine_regression_from_the_command_line(tmp_path, capsys):
+    status, rows = run(tmp_path, "--dataset", "sine", "--epochs", "300", "--log-every", "100")
+    assert status == 0 and list(rows[0]) == list(REGRESSION_COLUMNS)
+    assert float(rows[-1]["val_r2"]) > 0.9
+    out = capsys.readouterr().out
+    assert "R²" in out
+    config = json.loads((tmp_path / "figure.config.json").read_text())
+    assert config["hidden"] == [64, 64] and config["weight_scale"] == 0.1
+    assert config["hyperparameters"]["learning_rate"] == 0.005
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--loss", "mse"], "argument --loss: mse does not fit --dataset spiral"),
+    (["--loss", "binary"], "argument --loss: binary needs --classes 2, not 3"),
+    (["--dataset", "sine", "--loss", "categorical"], "categorical does not fit --dataset sine"),
+    (["--dataset", "sine", "--classes", "3"],
+     "argument --classes: does not apply to --dataset sine"),
+])
+def test_loss_and_dataset_must_fit(tmp_path, monkeypatch, capsys, flags, message):
+    monkeypatch.chdir(tmp_path)
+    assert main.main([*SHORT, *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_registered_optimizer_trains_from_main(tmp_path, capsys):
+    """The README's recipe, followed literally: one class, one registration."""
+    import numpy as np
+
+    import registry
+    from optimizers import Optimizer
+
+    class SignSGD(Optimizer):
+        """Steps by the sign of the gradient.
+
+        Update:    p <- p - lr_t sign(g)
+        """
+
+        def __init__(self, learning_rate=0.01, decay=0.0):
+            super().__init__(learning_rate, decay)
+
+        def update(self, param, grad, state, lr):
+            param -= lr * np.sign(grad)
+
+    registry.register_optimizer("signsgd", SignSGD, defaults=dict(learning_rate=0.01, decay=0.0),
+                                help="steps of the same size, by the gradient's sign")
+    try:
+        assert main.main(["--help"]) == 0
+        assert "signsgd (steps of the same size" in " ".join(capsys.readouterr().out.split())
+        status, rows = run(tmp_path, "--optimizer", "signsgd", "--learning-rate", "0.005",
+                           plot=False)
+        assert status == 0
+        assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+        assert float(rows[-1]["learning_rate"]) == 0.005
+        assert main.main([*SHORT, "--optimizer", "signsgd", "--momentum", "0.5"]) == 2
+        assert "--momentum: does not apply to --optimizer signsgd" in capsys.readouterr().err
+    finally:
+        del registry.OPTIMIZERS["signsgd"]

@@ -1,35 +1,127 @@
 import numpy as np
+import pytest
 
-from activations import ReLU
+from activations import ReLU, Sigmoid
+from gradcheck import numerical_gradient
+from heads import AbsoluteError, Binary, Classes, SquaredError
 from layers import Dense, Dropout
-from model import Network
+from model import Network, build
+from optimizers import Adam
+
+from checks import assert_gradient_matches
 
 
-def test_architecture_and_regularisation_placement():
-    net = Network(2, [8, 4], 3, dropout=0.1, l1=1e-3, l2=2e-3)
+def test_build_places_layers_and_regularisation():
+    net = build(2, [8, 4], 3, Classes(), dropout=0.1, l1=1e-3, l2=2e-3)
     kinds = [type(layer) for layer in net.layers]
     assert kinds == [Dense, ReLU, Dropout, Dense, ReLU, Dropout, Dense]
-    hidden, output = net.dense_layers[:-1], net.dense_layers[-1]
+    hidden, output = net.trainable[:-1], net.trainable[-1]
     assert all(layer.weight_regularizer_l1 == layer.bias_regularizer_l1 == 1e-3
                for layer in hidden)
     assert all(layer.weight_regularizer_l2 == layer.bias_regularizer_l2 == 2e-3
                for layer in hidden)
     assert output.weight_regularizer_l2 == 0 and output.weights.shape == (4, 3)
+    assert net.widths() == [2, 8, 4, 3]
+
+
+def test_build_draws_weights_at_the_given_scale_from_the_given_generator():
+    net = build(1, [3], 1, SquaredError(), weight_scale=0.1, rng=np.random.default_rng(4))
+    draws = np.random.default_rng(4)
+    np.testing.assert_array_equal(net.trainable[0].weights, 0.1 * draws.standard_normal((1, 3)))
+    np.testing.assert_array_equal(net.trainable[1].weights, 0.1 * draws.standard_normal((3, 1)))
+
+
+@pytest.mark.parametrize("hidden, message", [
+    (64, r"hidden must be a list of widths, e\.g\. \[64\], got 64"),
+    ("64", "hidden must be a list of widths"),
+    ([64, 0], r"every width must be a whole number >= 1: got 0 in 2-64-0-3"),
+    ([2.5], r"got 2\.5"),
+])
+def test_build_refuses_bad_widths(hidden, message):
+    with pytest.raises(ValueError, match=message):
+        build(2, hidden, 3, Classes())
+
+
+def test_any_stack_of_layers_and_a_head():
+    rng = np.random.default_rng(0)
+    net = Network([Dense(3, 4, rng=rng), Sigmoid(), Dense(4, 1, rng=rng)], Binary())
+    x, y = rng.standard_normal((10, 3)), rng.integers(0, 2, 10)
+    loss = net.forward(x, y, training=True)
+    assert 0 < loss < 1
+    assert net.predict(x).shape == (10, 1) and set(np.unique(net.predict(x))) <= {0, 1}
+    assert [name for name, _ in net.parameters()] == [
+        "dense0.weights", "dense0.biases", "dense1.weights", "dense1.biases"]
+
+
+@pytest.mark.parametrize("head, targets", [
+    (Classes(), lambda rng, n: rng.integers(0, 3, n)),
+    (Binary(), lambda rng, n: rng.integers(0, 2, (n, 3))),
+    (SquaredError(), lambda rng, n: rng.standard_normal((n, 3))),
+    (AbsoluteError(), lambda rng, n: rng.standard_normal((n, 3)) + 5),
+])
+def test_network_gradients_through_every_head(head, targets):
+    rng = np.random.default_rng(1)
+    net = build(4, [6], 3, head, l1=1e-3, l2=1e-3, rng=rng)
+    for layer in net.trainable:  # weights away from 0, the kink of |w|
+        layer.weights += np.sign(layer.weights) * 0.5
+        layer.biases += 0.3
+    x, y = rng.standard_normal((9, 4)), targets(rng, 9)
+
+    def total_loss():
+        return net.forward(x, y) + net.regularization_loss()
+
+    total_loss()
+    net.backward(y)
+    for name, param in net.parameters():
+        layer = net.trainable[int(name[5])]
+        analytic = (layer.dweights if name.endswith("weights") else layer.dbiases).copy()
+        assert_gradient_matches(analytic, numerical_gradient(total_loss, param))
+
+
+def test_first_layer_skips_the_gradient_of_the_data():
+    net = build(2, [4], 3, Classes())
+    x, y = np.ones((5, 2)), np.zeros(5, dtype=int)
+    net.forward(x, y)
+    net.backward(y)
+    assert net.trainable[0].dinputs is None and net.trainable[1].dinputs.shape == (5, 4)
+
+
+def test_regression_network_learns_a_line_through_the_python_api():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (200, 1))
+    y = 3 * x - 1
+    net = build(1, [16], 1, SquaredError(), weight_scale=0.1, rng=rng)
+    optimizer = Adam(0.01)
+    for _ in range(500):
+        net.forward(x, y, training=True)
+        net.backward(y)
+        optimizer.step(net.trainable)
+    figures = net.evaluate(x, y)
+    assert figures["loss"] < 1e-3 and figures["r2"] > 0.999
+    np.testing.assert_allclose(net.predict(np.array([[0.5]])), [[0.5]], atol=0.05)
 
 
 def test_evaluate_has_dropout_off_and_changes_nothing():
     rng = np.random.default_rng(0)
-    net = Network(2, [16], 3, dropout=0.5, rng=rng)
+    net = build(2, [16], 3, Classes(), dropout=0.5, rng=rng)
     x, y = rng.standard_normal((20, 2)), rng.integers(0, 3, 20)
     params = [p.copy() for _, p in net.parameters()]
     first, second = net.evaluate(x, y), net.evaluate(x, y)
-    assert first == second
+    assert first == second and set(first) == {"loss", "accuracy"}
     assert all(np.array_equal(a, b) for a, b in
                zip(params, (p for _, p in net.parameters()), strict=True))
+    np.testing.assert_array_equal(net.outputs(x).argmax(axis=1), net.predict(x))
 
 
-def test_is_finite_detects_nan_weights():
-    net = Network(2, [4], 3)
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", ["weights", "biases"])
+def test_is_finite_detects_every_non_finite_parameter(value, where):
+    net = build(2, [4], 3, Classes())
     assert net.is_finite()
-    net.dense_layers[0].weights[0, 0] = np.nan
+    getattr(net.trainable[1], where)[0, -1] = value
     assert not net.is_finite()
+
+
+def test_a_network_needs_a_layer():
+    with pytest.raises(ValueError, match="at least one layer"):
+        Network([], Classes())

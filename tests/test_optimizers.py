@@ -152,12 +152,16 @@ def test_layers_without_weights_are_skipped(cls):
     assert layer.weights[0, 0] < 1.0
 
 
-def optimizer_instances():
-    return [SGD(0.1, momentum=0.9), Adagrad(0.1), RMSProp(0.01), Adam(0.01)]
+# Factories, not optimizers: an optimizer built at import time would carry its
+# state from one run of the suite to the next in the same process.
+OPTIMIZERS = [lambda: SGD(0.1, momentum=0.9), lambda: Adagrad(0.1), lambda: RMSProp(0.01),
+              lambda: Adam(0.01)]
+NAMES = ["sgd", "adagrad", "rmsprop", "adam"]
 
 
-@pytest.mark.parametrize("optimizer", optimizer_instances())
-def test_two_layers_keep_separate_state(optimizer):
+@pytest.mark.parametrize("make", OPTIMIZERS, ids=NAMES)
+def test_two_layers_keep_separate_state(make):
+    optimizer = make()
     together = [Quadratic(seed=1), Quadratic(seed=2)]
     apart = [Quadratic(seed=1), Quadratic(seed=2)]
     separate_optimizers = [type(optimizer)(**_settings(optimizer)) for _ in apart]
@@ -187,8 +191,9 @@ def test_adam_after_adagrad_on_the_same_layer():
     assert np.isfinite(layer.weights).all() and adam.iterations == 1
 
 
-@pytest.mark.parametrize("optimizer", optimizer_instances())
-def test_optimizer_writes_nothing_but_weights_and_biases(optimizer):
+@pytest.mark.parametrize("make", OPTIMIZERS, ids=NAMES)
+def test_optimizer_writes_nothing_but_weights_and_biases(make):
+    optimizer = make()
     layer = Dense(2, 3, weight_regularizer_l2=0.1, rng=np.random.default_rng(0))
     layer.forward(np.ones((4, 2)))
     layer.backward(np.ones((4, 3)))
@@ -204,8 +209,11 @@ def test_optimizer_writes_nothing_but_weights_and_biases(optimizer):
     assert not np.array_equal(layer.weights, snapshot["weights"])
 
 
-@pytest.mark.parametrize("optimizer", optimizer_instances())
-def test_float32_parameters_stay_float32(optimizer):
+@pytest.mark.parametrize("make", OPTIMIZERS, ids=NAMES)
+@pytest.mark.parametrize("fused", [False, True])
+def test_float32_parameters_stay_float32(make, fused):
+    optimizer = make()
+    optimizer.fused = fused
     layer = Dense(2, 3, dtype=np.float32)
     layer.forward(np.ones((4, 2), dtype=np.float32))
     layer.backward(np.ones((4, 3), dtype=np.float32))
@@ -239,62 +247,101 @@ def test_defaults_match_api():
                                      beta_1=0.9, beta_2=0.999)
 
 
-def packed_and_separate(seed):
-    """The same two Dense layers twice: as views into one flat buffer, and on their own."""
-    rng = np.random.default_rng(seed)
-    separate = [Dense(3, 5, rng=rng), Dense(5, 2, rng=rng)]
-    arrays = [a for layer in separate for a in (layer.weights, layer.biases)]
-    flat = np.concatenate([a.ravel() for a in arrays])
-    packed = [Dense(3, 5), Dense(5, 2)]
-    offset = 0
-    for layer, original in zip(packed, separate, strict=True):
-        for name in ("weights", "biases"):
-            shape = getattr(original, name).shape
-            size = int(np.prod(shape))
-            setattr(layer, name, flat[offset:offset + size].reshape(shape))
-            offset += size
-    return packed, separate, flat
+def two_layer_step(layers, optimizer, x):
+    """One step on a small 3-5-2 network with a tanh between the layers."""
+    hidden = np.tanh(layers[0].forward(x))
+    out = layers[1].forward(hidden)
+    layers[0].backward(layers[1].backward(np.sin(out)) * (1 - hidden**2))
+    optimizer.step(layers)
 
 
-@pytest.mark.parametrize("optimizer_class, settings", [
-    (SGD, dict(learning_rate=0.5, momentum=0.9, decay=0.01)), (Adagrad, dict(decay=0.1)),
-    (RMSProp, dict(learning_rate=0.01, rho=0.5)), (Adam, dict(learning_rate=0.05, decay=1e-3))])
-def test_flat_buffer_path_equals_per_array_path(optimizer_class, settings):
-    packed, separate, flat = packed_and_separate(seed=0)
-    flat_optimizer, plain_optimizer = optimizer_class(**settings), optimizer_class(**settings)
-    x = np.random.default_rng(1).standard_normal((8, 3))
-    for _ in range(30):
-        for layers, optimizer in ((packed, flat_optimizer), (separate, plain_optimizer)):
-            hidden = np.tanh(layers[0].forward(x))
-            out = layers[1].forward(hidden)
-            layers[0].backward(layers[1].backward(np.sin(out)) * (1 - hidden**2))
-            optimizer.step(layers)
-    assert flat_optimizer._flat is not None and plain_optimizer._flat is None
-    for a, b in zip(packed, separate, strict=True):
+SETTINGS = [
+    (SGD, dict(learning_rate=0.5, momentum=0.9, decay=0.01)), (SGD, dict(learning_rate=0.1)),
+    (Adagrad, dict(decay=0.1)), (RMSProp, dict(learning_rate=0.01, rho=0.5)),
+    (Adam, dict(learning_rate=0.05, decay=1e-3))]
+
+
+@pytest.mark.parametrize("cls, settings", SETTINGS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_path_equals_per_array_path(cls, settings, dtype):
+    x = np.random.default_rng(1).standard_normal((8, 3)).astype(dtype)
+    runs = []
+    for fused in (False, True):
+        rng = np.random.default_rng(0)
+        layers = [Dense(3, 5, rng=rng, dtype=dtype), Dense(5, 2, rng=rng, dtype=dtype)]
+        optimizer = cls(**settings, fused=fused)
+        for _ in range(30):
+            two_layer_step(layers, optimizer, x)
+        runs.append((layers, optimizer))
+    (plain, plain_opt), (fused, fused_opt) = runs
+    for a, b in zip(plain, fused, strict=True):
         np.testing.assert_array_equal(a.weights, b.weights)
         np.testing.assert_array_equal(a.biases, b.biases)
-    assert packed[0].weights.base is flat  # updated in place, still views
+        assert b.weights.dtype == dtype
+        for name in cls.slots if cls is not SGD else ():
+            np.testing.assert_array_equal(plain_opt.state(a.weights)[name],
+                                          fused_opt.state(b.weights)[name])
+    assert fused_opt.iterations == plain_opt.iterations == 30
 
 
-def test_switching_between_flat_and_per_array_paths_keeps_state():
-    packed, separate, _ = packed_and_separate(seed=2)
-    flat_optimizer, plain_optimizer = Adam(0.05), Adam(0.05)
-    rng = np.random.default_rng(3)
-    for step in range(12):
-        grads = [rng.standard_normal(a.shape) for a in (packed[0].weights, packed[0].biases,
-                                                         packed[1].weights, packed[1].biases)]
-        for layers in (packed, separate):
-            layers[0].dweights, layers[0].dbiases, layers[1].dweights, layers[1].dbiases = grads
-        # Every third step updates the layers one at a time (the per-array path).
-        if step % 3 == 2:
-            flat_optimizer.step(packed[:1])
-            flat_optimizer.iterations -= 1
-            flat_optimizer.step(packed[1:])
-            plain_optimizer.step(separate[:1])
-            plain_optimizer.iterations -= 1
-            plain_optimizer.step(separate[1:])
-        else:
-            flat_optimizer.step(packed)
-            plain_optimizer.step(separate)
-    for a, b in zip(packed, separate, strict=True):
+def test_fused_layers_hold_views_of_one_array():
+    layers = [Dense(3, 5), Dense(5, 2)]
+    two_layer_step(layers, Adam(0.01, fused=True), np.ones((4, 3)))
+    bases = {id(array.base) for layer in layers for array in (layer.weights, layer.biases)}
+    assert len(bases) == 1 and layers[0].weights.base.size == 3 * 5 + 5 + 5 * 2 + 2
+
+
+@pytest.mark.parametrize("replace", ["weights", "biases"])
+def test_fused_path_adopts_a_replaced_parameter_like_the_plain_path(replace):
+    """A caller may replace weights (API.md); the new array starts with fresh state."""
+    x = np.random.default_rng(1).standard_normal((8, 3))
+    runs = []
+    for fused in (False, True):
+        rng = np.random.default_rng(0)
+        layers = [Dense(3, 5, rng=rng), Dense(5, 2, rng=rng)]
+        optimizer = Adam(0.05, fused=fused)
+        for step in range(20):
+            if step == 10:
+                setattr(layers[1], replace, getattr(layers[1], replace) * 0.5 + 0.25)
+            two_layer_step(layers, optimizer, x)
+        runs.append(layers)
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.biases, b.biases)
+
+
+def test_fused_path_with_changing_layer_lists_keeps_each_state():
+    runs = []
+    for fused in (False, True):
+        layers = [Dense(3, 5, rng=np.random.default_rng(0)),
+                  Dense(5, 2, rng=np.random.default_rng(1))]
+        optimizer = Adam(0.05, fused=fused)
+        grads = np.random.default_rng(3)
+        for step in range(12):
+            for layer in layers:
+                layer.dweights = grads.standard_normal(layer.weights.shape)
+                layer.dbiases = grads.standard_normal(layer.biases.shape)
+            # Every third step updates the layers one at a time.
+            if step % 3 == 2:
+                optimizer.step(layers[:1])
+                optimizer.iterations -= 1
+                optimizer.step(layers[1:])
+            else:
+                optimizer.step(layers)
+        runs.append(layers)
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a.weights, b.weights)
+        np.testing.assert_array_equal(a.biases, b.biases)
+
+
+def test_fused_path_with_mixed_dtypes_falls_back_to_per_array():
+    layers = [Dense(3, 5, dtype=np.float32), Dense(5, 2)]
+    plain = [Dense(3, 5, dtype=np.float32), Dense(5, 2)]
+    x = np.ones((4, 3), dtype=np.float32)
+    fused_opt, plain_opt = Adam(0.05, fused=True), Adam(0.05)
+    for _ in range(3):
+        two_layer_step(layers, fused_opt, x)
+        two_layer_step(plain, plain_opt, x)
+    assert layers[0].weights.dtype == np.float32 and layers[1].weights.dtype == np.float64
+    for a, b in zip(layers, plain, strict=True):
         np.testing.assert_array_equal(a.weights, b.weights)

@@ -1,8 +1,24 @@
 import numpy as np
+import pytest
 
-from model import Network
-from optimizers import Adam
-from train import COMPLETED, DIVERGED, EARLY_STOPPED, INTERRUPTED, batches, train
+from heads import Classes, SquaredError
+from model import build
+from optimizers import SGD, Adam
+from train import (
+    COLUMNS,
+    COMPLETED,
+    DIVERGED,
+    EARLY_STOPPED,
+    INTERRUPTED,
+    REGRESSION_COLUMNS,
+    batches,
+    columns,
+    train,
+)
+
+
+def net():
+    return build(2, [8], 2, Classes())
 
 
 def problem(seed=0):
@@ -22,7 +38,7 @@ def test_batches_cover_every_index_once():
 
 def test_learns_a_separable_problem_and_logs_the_planned_epochs():
     x, y, xv, yv = problem()
-    result = train(Network(2, [8], 2), Adam(0.05), x, y, xv, yv, epochs=250, log_every=100)
+    result = train(net(), Adam(0.05), x, y, xv, yv, epochs=250, log_every=100)
     assert result.status == COMPLETED and result.epochs_done == 250
     assert [row["epoch"] for row in result.rows] == [1, 100, 200, 250]
     assert result.rows[-1]["accuracy"] > 0.95 and result.rows[-1]["val_accuracy"] > 0.9
@@ -30,7 +46,7 @@ def test_learns_a_separable_problem_and_logs_the_planned_epochs():
 
 def test_divergence_is_reported():
     x, y, xv, yv = problem()
-    result = train(Network(2, [8], 2), Adam(1e308), x, y, xv, yv, epochs=50)
+    result = train(net(), Adam(1e308), x, y, xv, yv, epochs=50)
     assert result.status == DIVERGED
     assert "epoch" in result.message and "learning rate" in result.message
 
@@ -44,7 +60,7 @@ def test_interrupt_inside_an_epoch_keeps_completed_epochs():
         if row["epoch"] == 20:
             raise KeyboardInterrupt
 
-    result = train(Network(2, [8], 2), Adam(0.01), x, y, xv, yv, epochs=100,
+    result = train(net(), Adam(0.01), x, y, xv, yv, epochs=100,
                    log_every=10, on_log=on_log)
     assert result.status == INTERRUPTED and seen == [1, 10, 20]
     assert "interrupted after epoch 20" in result.message
@@ -52,7 +68,7 @@ def test_interrupt_inside_an_epoch_keeps_completed_epochs():
 
 def test_layer_stats_on_logged_rows():
     x, y, xv, yv = problem()
-    result = train(Network(2, [8], 2), Adam(0.01), x, y, xv, yv, epochs=3, log_every=10,
+    result = train(net(), Adam(0.01), x, y, xv, yv, epochs=3, log_every=10,
                    layer_stats=True)
     for row in result.rows:
         assert len(row["layers"]) == 2
@@ -65,22 +81,56 @@ def test_early_stopping_restores_the_best_weights():
     seen = {}
 
     def on_log(row, network):
-        seen[row["epoch"]] = network.flat_parameters.copy()
+        seen[row["epoch"]] = [array.copy() for _, array in network.parameters()]
 
-    net = Network(2, [8], 2)
-    result = train(net, Adam(0.05), x, y, xv, yv, epochs=1000, log_every=10,
+    network = net()
+    result = train(network, Adam(0.05), x, y, xv, yv, epochs=1000, log_every=10,
                    patience=3, on_log=on_log)
     assert result.status == EARLY_STOPPED
     best = min(result.rows, key=lambda row: row["val_loss"])
     assert result.final is best and result.epochs_done == result.rows[-1]["epoch"]
     assert [r["epoch"] for r in result.rows].index(result.epochs_done) == \
         [r["epoch"] for r in result.rows].index(best["epoch"]) + 3
-    np.testing.assert_array_equal(net.flat_parameters, seen[best["epoch"]])
+    for (_, array), saved in zip(network.parameters(), seen[best["epoch"]], strict=True):
+        np.testing.assert_array_equal(array, saved)
     assert f"restored the weights of epoch {best['epoch']}" in result.message
 
 
 def test_epochs_continue_from_start():
     x, y, xv, yv = problem()
-    result = train(Network(2, [8], 2), Adam(0.05), x, y, xv, yv, epochs=20, log_every=10,
+    result = train(net(), Adam(0.05), x, y, xv, yv, epochs=20, log_every=10,
                    start=100)
-    assert [row["epoch"] for row in result.rows] == [101, 110, 120]
+    # Logged epochs depend on their number only: no row for 101, the first of this run.
+    assert [row["epoch"] for row in result.rows] == [110, 120]
+
+
+def test_columns_fit_the_head():
+    assert columns(Classes()) == COLUMNS
+    assert columns(SquaredError()) == REGRESSION_COLUMNS
+    assert REGRESSION_COLUMNS == ("epoch", "loss", "data_loss", "reg_loss", "accuracy", "r2",
+                                  "learning_rate", "val_loss", "val_accuracy", "val_r2")
+
+
+@pytest.mark.parametrize("head, targets", [
+    (SquaredError(), lambda rng, x: np.sin(3 * x[:, :1]) + 0.1 * rng.standard_normal((60, 1))),
+    (Classes(), lambda rng, x: (x[:, 0] > 0.3).astype(int)),
+])
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_epoch_figures_cover_every_output_against_its_own_label(head, targets, batch_size):
+    # A learning rate of 1e-12 leaves the weights as they are, so the figures
+    # of the epoch's forward passes are those of the network before it.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((60, 2))
+    y = targets(rng, x)
+    network = build(2, [8], 1 if head.task == "regression" else 2, head, weight_scale=1.0,
+                    rng=rng)
+    before = network.evaluate(x, y)
+    result = train(network, SGD(1e-12), x, y, x, y, epochs=1, batch_size=batch_size,
+                   rng=np.random.default_rng(1))
+    row = result.rows[0]
+    for name, value in before.items():
+        if name != "loss":
+            assert row[name] == pytest.approx(value, rel=1e-9), name
+    assert row["data_loss"] == pytest.approx(before["loss"], rel=1e-9)
+    if head.task == "regression":
+        assert set(REGRESSION_COLUMNS) <= set(row) and row["r2"] != 0

@@ -1,0 +1,349 @@
+"""The command line: flags, their defaults, and the one resolved configuration.
+
+``build_parser`` generates the flags from the registries (``registry.py``);
+``resolve`` checks what the flags say together and returns the
+configuration of the run as a plain dict, the one thing the rest of the
+program reads. Nothing here imports NumPy, so ``main.py --help`` stays fast.
+"""
+
+import argparse
+import math
+from pathlib import Path
+
+import registry
+
+VERSION = "0.2.0"
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+# Every default of the program, in one place. A dataset may override some
+# (``registry.DATASETS[...].defaults``), and ``--load`` takes the saved run's.
+DEFAULTS = dict(
+    optimizer="adam",       # the book's final choice
+    dataset="spiral",
+    loss=None,              # the dataset's: categorical for classes, mse for a regression
+    epochs=10000,           # the book's
+    hidden=[64],            # the book's 2-64-3 network
+    weight_scale=0.01,      # initial weights weight_scale * N(0, 1), the book's
+    dropout=0.0,
+    l1=0.0,
+    l2=0.0,
+    batch_size=None,        # one full batch, as in the book's spiral chapters
+    dtype="float32",        # the book's precision, and about 1.2x faster than float64
+    seed=0,                 # seed 0 draws the book's training data
+    samples=100,            # points per class: the book's spiral(100, 3)
+    classes=3,
+    patience=None,          # no early stopping
+    min_delta=0.0,
+    log_level="INFO",
+    log_every=100,          # the book prints every 100 epochs
+)
+
+# What a saved run (``--load``) passes on when its flag is not given: the data,
+# the network and how it is trained, so that training continues as it was.
+INHERITED = ("dataset", "samples", "classes", "loss", "hidden", "weight_scale", "dropout",
+             "l1", "l2", "batch_size", "dtype", "seed", "optimizer", "log_every")
+# A saved network has these built in: a flag that contradicts the file is refused.
+ARCHITECTURE = ("hidden", "classes", "loss")
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MAX_SEED = 2**32 - 1  # NumPy's legacy seeding, which nnfs's data uses, takes 32 bits
+MAX_CLASSES = 256     # nnfs stores labels as uint8
+
+
+class UsageError(ValueError):
+    """Flags that cannot run together; the message names the flag."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        """Bad input is one line on stderr and exit status 2, never a usage dump."""
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _number(kind):
+    """An argparse type for a finite float: "positive", "non-negative", "fraction" or "number"."""
+    test, what = {
+        "positive": (lambda v: v > 0, "a finite number > 0"),
+        "non-negative": (lambda v: v >= 0, "a finite number >= 0"),
+        "fraction": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+        "number": (lambda v: True, "a finite number"),
+    }[kind]
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and test(value)):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    parse.__name__ = kind  # argparse names the type in some messages
+    return parse
+
+
+def _whole(low, high=None):
+    """An argparse type for a whole number in [low, high]."""
+    what = f"a whole number >= {low}" if high is None else f"a whole number from {low} to {high}"
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def hyperparameter_flags():
+    """{constructor argument: registry.Hyperparameter} for every registered optimizer."""
+    flags = {}
+    for entry in registry.OPTIMIZERS.values():
+        for name in entry.defaults:
+            flags[name] = registry.HYPERPARAMETERS.get(name) or registry.Hyperparameter(
+                "--" + name.replace("_", "-"), "number", name.replace("_", " "))
+    return flags
+
+
+def optimizer_defaults(optimizer, dataset):
+    """The hyperparameters ``optimizer`` uses on ``dataset`` when no flag is given."""
+    defaults = dict(registry.OPTIMIZERS[optimizer].defaults)
+    defaults.update(registry.DATASETS[dataset].optimizer_defaults.get(optimizer, {}))
+    return defaults
+
+
+def _hyperparameter_help(name, spec):
+    users = [opt for opt, entry in registry.OPTIMIZERS.items() if name in entry.defaults]
+    which = "" if len(users) == len(registry.OPTIMIZERS) else f"{', '.join(users)} only: "
+    values = ", ".join(f"{opt} {registry.OPTIMIZERS[opt].defaults[name]:g}" for opt in users)
+    for dataset, entry in registry.DATASETS.items():
+        special = [f"{opt} {hp[name]:g}" for opt, hp in entry.optimizer_defaults.items()
+                   if name in hp]
+        if special:
+            values += f"; {dataset}: {', '.join(special)}"
+    return f"{which}{spec.help} (default: {values})"
+
+
+def _dataset_defaults(key):
+    """ ' (sine: 64 64)' style notes on the datasets that change a default."""
+    notes = []
+    for name, entry in registry.DATASETS.items():
+        if key in entry.defaults:
+            value = entry.defaults[key]
+            shown = " ".join(map(str, value)) if isinstance(value, list) else f"{value}"
+            notes.append(f"{name}: {shown}")
+    return f"; {', '.join(notes)}" if notes else ""
+
+
+def build_parser():
+    """The parser of every flag, generated from ``DEFAULTS`` and the registries."""
+    positive_whole = _whole(1)
+    fraction, non_negative = _number("fraction"), _number("non-negative")
+    optimizers = list(registry.OPTIMIZERS)
+    p = _Parser(
+        prog="main.py",
+        description="Train a NumPy neural network (by default on the nnfs spiral data), "
+                    "validate it, log its progress and plot the result.",
+        epilog="Exit status: 0 done, 1 training diverged or the gradient check failed, "
+               "2 bad input, 130 interrupted by Ctrl-C.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+
+    g = p.add_argument_group("optimizer (unset values take the optimizer's default)")
+    described = "; ".join(
+        f"{name} ({entry.help}" + "".join(f"; also '{alias}'" for alias in entry.aliases) + ")"
+        for name, entry in registry.OPTIMIZERS.items())
+    g.add_argument("--optimizer", type=registry.optimizer_name, choices=[*optimizers, "all"],
+                   metavar="{" + ",".join([*optimizers, "all"]) + "}",
+                   help=f"update rule: {described}; all: train every one from the same data "
+                        "and initial weights, each with its defaults, and compare them "
+                        f"(default: {DEFAULTS['optimizer']})")
+    for name, spec in hyperparameter_flags().items():
+        g.add_argument(spec.flag, type=_number(spec.kind), metavar=spec.metavar,
+                       dest=_dest(spec.flag), help=_hyperparameter_help(name, spec))
+
+    g = p.add_argument_group("network and training")
+    heads = "; ".join(f"{name}: {entry.help}" for name, entry in registry.HEADS.items())
+    g.add_argument("--loss", choices=list(registry.HEADS),
+                   help=f"output head and loss: {heads} (default: categorical for "
+                        "classes, mse for a regression)")
+    g.add_argument("--epochs", type=_whole(0),
+                   help=f"passes over the training data (default: {DEFAULTS['epochs']})")
+    g.add_argument("--hidden", type=positive_whole, nargs="+", metavar="WIDTH",
+                   help="width of each hidden layer, e.g. --hidden 64 64 (default: 64"
+                        f"{_dataset_defaults('hidden')})")
+    g.add_argument("--weight-scale", type=non_negative, metavar="S",
+                   help="initial weights are S * N(0, 1), biases 0 (default: 0.01"
+                        f"{_dataset_defaults('weight_scale')})")
+    g.add_argument("--dropout", type=fraction,
+                   help="fraction of hidden units dropped while training, in [0, 1) "
+                        "(default: 0)")
+    g.add_argument("--l1", type=non_negative,
+                   help="L1 penalty on hidden layers' weights and biases (default: 0)")
+    g.add_argument("--l2", type=non_negative,
+                   help="L2 penalty on hidden layers' weights and biases (default: 0)")
+    g.add_argument("--batch-size", type=positive_whole, metavar="N",
+                   help="train on shuffled mini-batches of N samples (default: the full batch)")
+    g.add_argument("--dtype", choices=("float32", "float64"),
+                   help="precision of the data, parameters and arithmetic; float32, the "
+                        "book's precision, trains about 1.2x faster (default: float32)")
+    g.add_argument("--seed", type=_whole(0, MAX_SEED),
+                   help="seed of the data, the initial weights, dropout and shuffling, "
+                        f"0 to {MAX_SEED} (default: 0)")
+    g.add_argument("--patience", type=positive_whole, metavar="N",
+                   help="stop when the validation loss has not improved by more than "
+                        "--min-delta for N logged evaluations, and restore the best weights "
+                        "(default: never stop early)")
+    g.add_argument("--min-delta", type=non_negative, metavar="D",
+                   help="with --patience: the improvement that counts (default: 0)")
+
+    g = p.add_argument_group("data")
+    described = "; ".join(f"{name}: {entry.help}" for name, entry in registry.DATASETS.items())
+    g.add_argument("--dataset", choices=list(registry.DATASETS),
+                   help=f"{described} (default: {DEFAULTS['dataset']})")
+    g.add_argument("--samples", type=positive_whole,
+                   help="points per class in each of the training and validation sets "
+                        f"(default: {DEFAULTS['samples']}{_dataset_defaults('samples')} "
+                        "points in all)")
+    g.add_argument("--classes", type=_whole(2, MAX_CLASSES),
+                   help=f"number of classes, 2 to {MAX_CLASSES}: spiral arms or clusters "
+                        f"(default: {DEFAULTS['classes']})")
+
+    g = p.add_argument_group("output")
+    g.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
+                   metavar="{" + ",".join(LOG_LEVELS) + "}",
+                   help="INFO logs one line per logged epoch; DEBUG adds each layer's weight "
+                        "norm, gradient norm and update-to-weight ratio; WARNING shows only "
+                        "warnings and the final result; any case (default: INFO)")
+    g.add_argument("--log-every", type=positive_whole, metavar="N",
+                   help="log and record every N epochs, and the first and last "
+                        f"(default: {DEFAULTS['log_every']})")
+    g.add_argument("--metrics", type=Path, metavar="PATH",
+                   help="write the logged epochs to PATH: CSV, or JSON if PATH ends in .json")
+    g.add_argument("--plot", type=Path, metavar="PATH",
+                   help="where to save the figure (default: plots/<optimizer>.png, or "
+                        "plots/<dataset>-<optimizer>.png for a dataset other than the spiral)")
+    g.add_argument("--no-plot", action="store_true", help="draw no figure")
+    g.add_argument("--show", action="store_true", help="also open the figure in a window")
+    g.add_argument("--animate", type=Path, metavar="PATH.gif",
+                   help="also write an animation of the network learning: one frame per "
+                        "logged epoch (at most about 100)")
+    g.add_argument("--save", type=Path, metavar="PATH.npz",
+                   help="save the trained network (parameters and a JSON header)")
+    g.add_argument("--load", type=Path, metavar="PATH.npz",
+                   help="start from a saved network, with the saved run's settings for "
+                        "every flag not given; with --epochs 0 only evaluate it")
+
+    g = p.add_argument_group("looking inside")
+    g.add_argument("--check-gradients", action="store_true",
+                   help="before training, compare the network's backpropagated gradients "
+                        "with finite differences (float64) and exit 1 if any relative "
+                        "error exceeds 1e-5")
+    g.add_argument("--explain", action="store_true",
+                   help="run one training step and print, layer by layer, the formulas "
+                        "with the actual shapes and numbers, then exit")
+    return p
+
+
+def _dest(flag):
+    return flag[2:].replace("-", "_")
+
+
+def parse(argv=None):
+    """The parsed flags; argparse itself exits on --help, --version or a malformed flag."""
+    return build_parser().parse_args(argv)
+
+
+def resolve(args, saved=None):
+    """The configuration of the run, from the flags and (with --load) the saved run.
+
+    ``saved`` is the configuration stored in the checkpoint given to
+    ``--load``. Raises ``UsageError`` naming the flag for anything that does
+    not fit together.
+    """
+    given = {key: value for key, value in vars(args).items() if value is not None}
+    if saved is not None:
+        for key in ARCHITECTURE:
+            if key in given and given[key] != saved.get(key):
+                raise UsageError(f"argument --{key}: the network in {str(args.load)!r} has "
+                                 f"--{key} {_shown(saved.get(key))}, not {_shown(given[key])}")
+    dataset = given.get("dataset", (saved or DEFAULTS).get("dataset", DEFAULTS["dataset"]))
+    entry = registry.DATASETS[dataset]
+    same_data = saved is not None and saved.get("dataset") == dataset
+    base = dict(DEFAULTS)
+    if not same_data:
+        base.update(entry.defaults)
+    if saved is not None:
+        # Other data keeps the saved network and training, not the saved data's size.
+        base.update({key: saved[key] for key in INHERITED
+                     if key in saved and (same_data or key not in ("samples", "classes"))})
+    config = dict(base)
+    config.update({key: value for key, value in given.items() if key in DEFAULTS})
+
+    for option in ("samples", "classes"):
+        if option in given and option not in entry.options:
+            raise UsageError(f"argument --{option}: does not apply to --dataset {dataset}")
+    tasks = registry.TASKS[entry.task]
+    if config["loss"] is None:
+        config["loss"] = next(name for name, head in registry.HEADS.items()
+                              if head.task == tasks[0])
+    task = registry.HEADS[config["loss"]].task
+    if task not in tasks:
+        fitting = [name for name, head in registry.HEADS.items() if head.task in tasks]
+        raise UsageError(f"argument --loss: {config['loss']} does not fit --dataset {dataset} "
+                         f"({entry.task}); choose {' or '.join(fitting)}")
+    if task == "binary" and "classes" in entry.options and config["classes"] != 2:
+        raise UsageError(f"argument --loss: binary needs --classes 2, not {config['classes']}")
+
+    config["hyperparameters"] = _hyperparameters(args, config, saved)
+    _check_combinations(args, config)
+    plot = None
+    if not args.no_plot:
+        plot = args.plot or Path("plots") / (
+            f"{config['optimizer']}.png" if dataset == "spiral"
+            else f"{dataset}-{config['optimizer']}.png")
+    config.update(
+        metrics=args.metrics, plot=plot, show=args.show, animate=args.animate,
+        save=args.save, load=args.load, check_gradients=args.check_gradients,
+        explain=args.explain)
+    return config
+
+
+def _shown(value):
+    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
+def _hyperparameters(args, config, saved):
+    """The optimizer's constructor arguments; None for ``--optimizer all``."""
+    everything = config["optimizer"] == "all"
+    defaults = {} if everything else optimizer_defaults(config["optimizer"], config["dataset"])
+    if (saved is not None and not everything
+            and saved.get("optimizer") == config["optimizer"]):
+        defaults.update(saved.get("hyperparameters") or {})
+    for name, spec in hyperparameter_flags().items():
+        value = getattr(args, _dest(spec.flag))
+        if value is None:
+            continue
+        if name not in defaults:
+            why = " (each optimizer uses its defaults)" if everything else ""
+            raise UsageError(f"argument {spec.flag}: does not apply to --optimizer "
+                             f"{config['optimizer']}{why}")
+        defaults[name] = value
+    return None if everything else defaults
+
+
+def _check_combinations(args, config):
+    if config["optimizer"] == "all":
+        for flag in ("load", "explain"):
+            if getattr(args, flag):
+                raise UsageError(f"argument --{flag}: cannot be combined with --optimizer all")
+    if args.no_plot and (args.plot or args.show):
+        raise UsageError("argument --no-plot: cannot be combined with --plot or --show")
+    if args.min_delta is not None and config["patience"] is None:
+        raise UsageError("argument --min-delta: needs --patience")
+    if args.animate is not None and args.animate.suffix.lower() != ".gif":
+        raise UsageError(f"argument --animate: {str(args.animate)!r} must end in .gif")

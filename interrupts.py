@@ -1,0 +1,75 @@
+"""Ctrl-C, SIGTERM and a closed pipe: finish cleanly, write everything, lose nothing.
+
+``Stop`` is installed for a whole run. While training, the first SIGINT
+(Ctrl-C) or SIGTERM (what ``timeout``, ``docker stop`` and job schedulers
+send) asks training to stop after the epoch in progress; a second one cuts
+that epoch short after its current mini-batch (never inside an update).
+Once the outputs are being written (``with stop.writing():``), signals are
+only noted: the files are finished first. A closed standard output or
+error pipe (``main.py | head``) asks for a stop the same way, quietly.
+"""
+
+import contextlib
+import logging
+import signal
+
+log = logging.getLogger(__name__)
+
+# The exit status of a run stopped by each cause: 128 + the signal's number.
+EXIT_STATUS = {"SIGINT": 130, "SIGPIPE": 141, "SIGTERM": 143}
+
+
+class Stop:
+    """A stop request, set by signals (or ``request``) and read by the training loop.
+
+    ``requested``: stop after this epoch; ``now``: stop after this batch;
+    ``cause``: the first cause, "SIGINT", "SIGTERM" or "SIGPIPE".
+    """
+
+    def __init__(self):
+        self.requested = False
+        self.now = False
+        self.cause = None
+        self._writing = False
+        self._previous = {}
+
+    def request(self, cause):
+        """Ask for a stop; a second request while training asks for it now."""
+        first = not self.requested
+        self.requested = True
+        self.cause = self.cause or cause
+        if self._writing:
+            if first and cause != "SIGPIPE":
+                log.warning("%s: finishing the outputs first", cause)
+        elif first:
+            if cause != "SIGPIPE":
+                log.warning("%s: stopping after this epoch (again to stop after this batch)",
+                            cause)
+        else:
+            self.now = True
+
+    def _handle(self, signum, _frame):
+        self.request(signal.Signals(signum).name)
+
+    @contextlib.contextmanager
+    def writing(self):
+        """While writing outputs: signals are noted, never acted on."""
+        self._writing = True
+        try:
+            yield
+        finally:
+            self._writing = False
+
+    def __enter__(self):
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[signum] = signal.signal(signum, self._handle)
+            except ValueError:  # not the main thread: signals stay as they were
+                pass
+        return self
+
+    def __exit__(self, *exc):
+        for signum, previous in self._previous.items():
+            signal.signal(signum, signal.SIG_DFL if previous is None else previous)
+        self._previous = {}
+        return False

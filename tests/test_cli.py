@@ -1,0 +1,130 @@
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import cli
+import registry
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def resolve(*flags, saved=None):
+    return cli.resolve(cli.parse(list(flags)), saved)
+
+
+def test_defaults_are_the_books_spiral_run():
+    config = resolve()
+    for key in ("optimizer", "dataset", "epochs", "hidden", "weight_scale", "dropout", "l1",
+                "l2", "batch_size", "dtype", "seed", "samples", "classes", "log_every"):
+        assert config[key] == cli.DEFAULTS[key], key
+    assert config["loss"] == "categorical"
+    assert config["hyperparameters"] == registry.OPTIMIZERS["adam"].defaults
+    assert config["plot"] == Path("plots/adam.png")
+    assert cli.DEFAULTS["optimizer"] == "adam" and cli.DEFAULTS["epochs"] == 10000
+    assert cli.DEFAULTS["hidden"] == [64] and cli.DEFAULTS["dtype"] == "float32"
+    assert cli.DEFAULTS["samples"] == 100 and cli.DEFAULTS["classes"] == 3
+
+
+def test_a_dataset_brings_its_own_defaults():
+    config = resolve("--dataset", "sine")
+    assert config["loss"] == "mse" and config["hidden"] == [64, 64]
+    assert config["weight_scale"] == 0.1 and config["samples"] == 1000
+    assert config["hyperparameters"]["learning_rate"] == 0.005
+    assert config["hyperparameters"]["decay"] == 1e-3
+    assert config["plot"] == Path("plots/sine-adam.png")
+    # A flag still wins over the dataset's default.
+    assert resolve("--dataset", "sine", "--hidden", "8")["hidden"] == [8]
+    assert resolve("--dataset", "sine", "--learning-rate", "0.1")["hyperparameters"][
+        "learning_rate"] == 0.1
+
+
+def test_hyperparameters_of_each_optimizer():
+    assert resolve("--optimizer", "sgd", "--momentum", "0.5")["hyperparameters"] == dict(
+        learning_rate=0.3, decay=0.0, momentum=0.5)
+    assert resolve("--optimizer", "RMSPROP")["optimizer"] == "rmsprop"
+    assert resolve("--optimizer", "all")["hyperparameters"] is None
+    with pytest.raises(cli.UsageError, match="argument --rho: does not apply to --optimizer adam"):
+        resolve("--rho", "0.5")
+    with pytest.raises(cli.UsageError, match="each optimizer uses its defaults"):
+        resolve("--optimizer", "all", "--decay", "0.1")
+
+
+SAVED = dict(cli.DEFAULTS, hidden=[12], dropout=0.1, seed=7, optimizer="gd", loss="categorical",
+             hyperparameters=dict(learning_rate=0.05, decay=0.0, momentum=0.8))
+
+
+def test_load_takes_the_saved_runs_settings():
+    config = resolve("--load", "x.npz", saved=SAVED)
+    assert config["hidden"] == [12] and config["dropout"] == 0.1 and config["seed"] == 7
+    assert config["optimizer"] == "gd" and config["hyperparameters"]["momentum"] == 0.8
+    assert config["epochs"] == cli.DEFAULTS["epochs"]  # how long to go on is this run's choice
+    config = resolve("--load", "x.npz", "--learning-rate", "0.01", saved=SAVED)
+    assert config["hyperparameters"] == dict(learning_rate=0.01, decay=0.0, momentum=0.8)
+    # Another optimizer starts from its own defaults.
+    config = resolve("--load", "x.npz", "--optimizer", "adam", saved=SAVED)
+    assert config["hyperparameters"] == registry.OPTIMIZERS["adam"].defaults
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--hidden", "64"], "argument --hidden: the network in 'x.npz' has --hidden 12, not 64"),
+    (["--classes", "4"], "argument --classes: the network in 'x.npz' has --classes 3, not 4"),
+    (["--loss", "mse"], "argument --loss: the network in 'x.npz' has --loss categorical, not mse"),
+])
+def test_load_refuses_contradicting_architecture(flags, message):
+    with pytest.raises(cli.UsageError, match=re.escape(message)):
+        resolve("--load", "x.npz", *flags, saved=SAVED)
+    # The same values as the file are fine.
+    assert resolve("--load", "x.npz", "--hidden", "12", saved=SAVED)["hidden"] == [12]
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--seed", "4294967296"], "--seed: must be a whole number from 0 to 4294967295"),
+    (["--classes", "257"], "--classes: must be a whole number from 2 to 256"),
+    (["--classes", "1"], "--classes: must be a whole number from 2 to 256"),
+    (["--weight-scale", "-1"], "--weight-scale: must be a finite number >= 0"),
+    (["--hidden"], "--hidden: expected at least one argument"),
+    (["--loss", "hinge"], "--loss: invalid choice: 'hinge'"),
+])
+def test_bad_values_are_one_line_and_status_2(capsys, flags, message):
+    with pytest.raises(SystemExit) as done:
+        cli.parse(flags)
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and message in err, err
+
+
+def test_help_lists_every_flag_and_every_registered_part(capsys):
+    with pytest.raises(SystemExit):
+        cli.parse(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for action in cli.build_parser()._actions:
+        for flag in action.option_strings:
+            assert flag in text
+    for table in (registry.OPTIMIZERS, registry.HEADS, registry.DATASETS):
+        for name, entry in table.items():
+            assert f"{name}" in text and entry.help in text
+    assert "(default: gd 0.3, adagrad 1, rmsprop 0.03, adam 0.07; sine: adam 0.005)" in text
+
+
+def test_every_flag_in_the_readme_table_exists_with_its_default():
+    flags = {flag for action in cli.build_parser()._actions for flag in action.option_strings}
+    table = README.read_text().split("## Flags", 1)[1].split("\n## ", 1)[0]
+    documented = set(re.findall(r"`(--[a-z0-9-]+)", table))
+    assert documented == flags - {"-h", "--help"}
+    for line in table.splitlines():
+        match = re.match(r"\| `(--[a-z0-9-]+)[^|]*\| `([^`]+)` \|", line)
+        if match and match.group(1)[2:].replace("-", "_") in cli.DEFAULTS:
+            default = cli.DEFAULTS[match.group(1)[2:].replace("-", "_")]
+            shown = " ".join(map(str, default)) if isinstance(default, list) else str(default)
+            assert match.group(2) == shown, line
+
+
+def test_parsing_imports_no_numpy():
+    code = ("import cli, sys; cli.resolve(cli.parse(['--dataset', 'sine'])); "
+            "print('numpy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=README.parent).stdout
+    assert out.strip() == "False"

@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+
+from activations import Softmax
+from heads import AbsoluteError, Binary, Classes, Head, Regression, SquaredError, r_squared
+from losses import CategoricalCrossentropy, MeanSquaredError
+
+
+def test_classes_head_is_softmax_and_crossentropy_fused():
+    rng = np.random.default_rng(0)
+    scores, y = rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+    fused, chained = Classes(), Head(Softmax(), CategoricalCrossentropy())
+    assert fused.forward(scores, y) == pytest.approx(chained.forward(scores, y), rel=1e-15)
+    np.testing.assert_allclose(fused.backward(y), chained.backward(y), rtol=1e-10, atol=1e-15)
+    np.testing.assert_array_equal(fused.dinputs, fused.backward(y))
+
+
+def test_classification_accuracy_is_argmax_against_labels_or_one_hot():
+    outputs = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3], [0.2, 0.2, 0.6], [0.3, 0.4, 0.3]])
+    labels = np.array([1, 0, 1, 2])
+    assert Classes().accuracy(outputs, labels) == 0.5
+    assert Classes().accuracy(outputs, np.eye(3)[labels]) == 0.5
+
+
+def test_binary_accuracy_thresholds_each_output_at_one_half():
+    outputs = np.array([[0.9], [0.4], [0.6], [0.5]])
+    assert Binary().accuracy(outputs, np.array([1, 0, 0, 1])) == 0.5
+    two = np.array([[0.9, 0.1], [0.2, 0.8]])
+    assert Binary().accuracy(two, np.array([[1, 1], [0, 1]])) == 0.75
+
+
+def test_regression_accuracy_is_the_books_std_over_250():
+    y = np.array([[0.0], [1.0], [2.0], [3.0]])  # std 1.118, precision 0.00447
+    outputs = y + np.array([[0.001], [-0.004], [0.005], [0.1]])
+    assert SquaredError().accuracy(outputs, y) == 0.5
+    assert SquaredError().accuracy(outputs, y.ravel()) == 0.5
+
+
+def test_regression_reports_r_squared():
+    y = np.array([[1.0], [2.0], [3.0], [4.0]])
+    figures = SquaredError().metrics(y + 0.5, y)
+    # SS_res = 4 * 0.25 = 1, SS_tot = 5: R^2 = 0.8
+    assert figures["r2"] == pytest.approx(0.8, rel=1e-15) and set(figures) == {"accuracy", "r2"}
+    assert r_squared(y, y) == 1.0
+    assert r_squared(np.full_like(y, 2.5), y) == 0.0
+    assert np.isnan(r_squared(y, np.ones_like(y)))
+
+
+def test_outputs_per_head():
+    assert Classes().n_outputs(5) == 5
+    assert Binary().n_outputs(2) == 1
+    assert SquaredError().n_outputs(3) == 3
+    with pytest.raises(ValueError, match="binary crossentropy needs 2 classes, got 3"):
+        Binary().n_outputs(3)
+
+
+def test_regression_heads_carry_their_loss():
+    assert isinstance(SquaredError().loss, MeanSquaredError)
+    assert AbsoluteError().task == SquaredError().task == "regression"
+    custom = Regression(MeanSquaredError())
+    scores, y = np.array([[1.0], [3.0]]), np.array([[0.0], [1.0]])
+    assert custom.forward(scores, y) == 2.5
+    np.testing.assert_array_equal(custom.backward(y), [[1.0], [2.0]])
+    np.testing.assert_array_equal(custom.outputs(scores), scores)
+
+
+def test_predictions_per_head():
+    np.testing.assert_array_equal(Classes().predictions(np.array([[0.2, 0.8]])), [1])
+    np.testing.assert_array_equal(Binary().predictions(np.array([[0.2], [0.8]])), [[0], [1]])
+    np.testing.assert_array_equal(SquaredError().predictions(np.array([[0.3]])), [[0.3]])

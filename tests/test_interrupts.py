@@ -1,0 +1,37 @@
+import os
+import signal
+
+import pytest
+
+from interrupts import EXIT_STATUS, Stop
+
+
+def test_first_request_asks_for_the_end_of_the_epoch_second_for_the_end_of_the_batch():
+    stop = Stop()
+    assert not stop.requested and not stop.now and stop.cause is None
+    stop.request("SIGINT")
+    assert stop.requested and not stop.now and stop.cause == "SIGINT"
+    stop.request("SIGTERM")
+    assert stop.now and stop.cause == "SIGINT"  # the first cause is the one reported
+
+
+def test_while_writing_requests_are_only_noted():
+    stop = Stop()
+    with stop.writing():
+        stop.request("SIGTERM")
+        stop.request("SIGTERM")
+    assert stop.requested and not stop.now and stop.cause == "SIGTERM"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_signals_reach_the_flag_and_handlers_are_put_back(signum):
+    before = signal.getsignal(signum)
+    with Stop() as stop:
+        os.kill(os.getpid(), signum)
+        assert stop.requested and stop.cause == signal.Signals(signum).name
+    assert signal.getsignal(signum) == before
+
+
+def test_exit_statuses_are_128_plus_the_signal():
+    assert EXIT_STATUS == {"SIGINT": 128 + signal.SIGINT, "SIGPIPE": 128 + signal.SIGPIPE,
+                           "SIGTERM": 128 + signal.SIGTERM}

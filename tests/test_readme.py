@@ -1,0 +1,63 @@
+"""The README's "Extending it" recipes, run exactly as they stand, tests included."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+import main
+import registry
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+@pytest.fixture
+def recipes(monkeypatch):
+    """The namespace of the section's Python blocks, run in order; the registry put back."""
+    for name in ("OPTIMIZERS", "HEADS", "DATASETS"):
+        monkeypatch.setattr(registry, name, dict(getattr(registry, name)))
+    section = README.read_text().split("\n## Extending it\n", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) >= 6
+    namespace = {"__name__": "readme"}
+    for block in blocks:
+        exec(compile(block, str(README), "exec"), namespace)
+    return namespace
+
+
+def test_the_recipes_own_tests_pass(recipes):
+    tests = [value for name, value in recipes.items() if name.startswith("test_")]
+    assert len(tests) == 3
+    for test in tests:
+        test()
+
+
+def test_the_new_activation_trains_in_a_network(recipes):
+    import numpy as np
+
+    from optimizers import Adam
+
+    network = recipes["network"]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((90, 2))
+    y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
+    optimizer = Adam(0.02)
+    first = network.forward(x, y, training=True)
+    for _ in range(300):
+        network.forward(x, y, training=True)
+        network.backward(y)
+        optimizer.step(network.trainable)
+    assert network.evaluate(x, y)["loss"] < first / 3
+
+
+def test_the_new_head_and_optimizer_run_from_main(recipes, tmp_path, capsys):
+    flags = ["--epochs", "200", "--log-every", "100", "--no-plot", "--log-level", "WARNING"]
+    assert main.main([*flags, "--dataset", "sine", "--loss", "huber", "--samples", "100"]) == 0
+    assert main.main([*flags, "--optimizer", "signsgd", "--learning-rate", "0.005",
+                      "--metrics", str(tmp_path / "m.csv")]) == 0
+    rows = (tmp_path / "m.csv").read_text().splitlines()
+    assert rows[-1].split(",")[5] == "0.005"  # the learning rate column
+    assert main.main(["--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "signsgd (steps of one size, by the sign of the gradient)" in help_text
+    assert "huber: linear output + Huber loss (regression)" in help_text
