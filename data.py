@@ -26,6 +26,11 @@ class Dataset:
     task: str
     name: str
     class_names: list = None
+    # (mean, scale), each (1, features) float64, when the features were
+    # standardised: x = (raw - mean) / scale, with the training part's statistics.
+    scaler: tuple = None
+    # (height, width) when each row is a greyscale image, flattened row by row.
+    image_shape: tuple = None
 
     @property
     def n_classes(self):
