@@ -1,30 +1,59 @@
 """Time the training loop on fixed workloads, beside PyTorch when it is installed.
 
-    python bench.py                      # every workload, 3 repeats
+    python bench.py                      # workloads A-D, median of 3
+    python bench.py --workloads D --repeats 1
     python bench.py --workloads A --repeats 5 --no-torch
+    python bench.py --quick --repeats 1  # a smoke test of the bench itself
     python bench.py --process "book=python /path/to/book_program.py"
     python bench.py --workloads --against "A:book-ch10=python /path/to/ch10.py"
+    python bench.py --workloads --against \\
+        "digits:sklearn-mlp=python bench.py --child sklearn digits 0 float64"
 
 Every measurement runs in a fresh child process (so peak memory is its own
 and thread settings do not leak), and the table shows the median of the
-repeats. Workloads:
+repeats. A child times the training loop only, not the making of its data.
+Workloads:
 
   A  spiral(100, 3),   2-64-3,          Adam lr 0.05 decay 5e-7, 10,000 full-batch epochs
   B  spiral(1000, 3),  2-64-3, L2 5e-4 on the hidden layer, Dropout 0.1,
                                          Adam lr 0.05 decay 5e-5, 10,000 full-batch epochs
   C  spiral(10000, 3), 2-128-128-3,     Adam lr 0.005, mini-batches of 128, 20 epochs
+  D  MNIST's shape (the book's chapter 19): 60,000 synthetic float32 rows of 784
+     N(0, 1) features, 10 classes from a random linear teacher plus noise,
+     784-128-128-10,                    Adam lr 0.001 decay 1e-3, mini-batches of 128, 5 epochs
 
-Implementations: "ours" (this package, float32 and float64), "minimal" (A only:
-a fixed handful of in-place operations on one flat parameter buffer, the
-floor a NumPy loop can reach) and "torch" (the same network, data, initial
-weights and schedule, with 1 and 2 threads). The whole processes
-`python main.py --help` and `python main.py --optimizer adam --no-plot` are
-timed too.
+Implementations: "ours" (this package, float32 and float64, with NumPy's BLAS
+on its default threads; at D also float32 on 1 thread), "minimal" (A only: a
+fixed handful of in-place operations on one flat parameter buffer, the floor
+a NumPy loop can reach) and "torch" (the same network, data, initial weights,
+schedule and order of mini-batches, with 1 and 2 threads). Each child reports
+the dtype of every array its loop leaves behind (parameters, gradients,
+outputs, optimizer state) and the threads of its BLAS (of torch, for torch);
+the table's labels show them, and the bench stops if they are not what it
+asked for. The whole processes `python main.py --help` and
+`python main.py --optimizer adam --no-plot` are timed too.
+
+--against W:NAME=COMMAND times COMMAND in alternation with this package's
+whole process for W, after one uncounted pair, and reports the ratio of each
+pair, and the validation accuracy of each process when its output shows one
+(the last "validation accuracy X" of its output, or the "val_accuracy" of a
+last line in JSON). This package's process for W:
+
+  A       python main.py --optimizer adam --no-plot
+  B       python bench.py --child ours B 0 float32
+  digits  python main.py --dataset digits --no-plot (sklearn's 8x8 digits,
+          data.digits' split); set it against `python bench.py --child sklearn
+          digits SEED float64`, which fits scikit-learn's
+          MLPClassifier(hidden_layer_sizes=(64,), random_state=SEED) on the same
+          training part and prints, as JSON, its fit's seconds and accuracies.
 """
 
 import argparse
 import json
+import math
 import os
+import re
+import shlex
 import statistics
 import subprocess
 import sys
@@ -32,55 +61,128 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
+# data: "spiral" is nnfs's spiral(samples, classes), ``samples`` points per class;
+# "teacher" is ``teacher_data``: ``samples`` rows of ``features`` inputs.
 WORKLOADS = {
-    "A": dict(samples=100, hidden=[64], l2=0.0, dropout=0.0, lr=0.05, decay=5e-7,
-              epochs=10000, batch_size=None),
-    "B": dict(samples=1000, hidden=[64], l2=5e-4, dropout=0.1, lr=0.05, decay=5e-5,
-              epochs=10000, batch_size=None),
-    "C": dict(samples=10000, hidden=[128, 128], l2=0.0, dropout=0.0, lr=0.005, decay=0.0,
-              epochs=20, batch_size=128),
+    "A": dict(data="spiral", classes=3, samples=100, hidden=[64], l2=0.0, dropout=0.0, lr=0.05,
+              decay=5e-7, epochs=10000, batch_size=None),
+    "B": dict(data="spiral", classes=3, samples=1000, hidden=[64], l2=5e-4, dropout=0.1, lr=0.05,
+              decay=5e-5, epochs=10000, batch_size=None),
+    "C": dict(data="spiral", classes=3, samples=10000, hidden=[128, 128], l2=0.0,
+              dropout=0.0, lr=0.005, decay=0.0, epochs=20, batch_size=128),
+    "D": dict(data="teacher", samples=60000, features=784, classes=10, hidden=[128, 128],
+              l2=0.0, dropout=0.0, lr=0.001, decay=1e-3, epochs=5, batch_size=128),
 }
 
 
-def initial_network(workload, seed, dtype):
-    """Data and a freshly initialised network, shared by every implementation."""
+def settings(workload, quick=False):
+    """A workload's settings; ``quick``: a tenth of its samples and epochs (at least 1)."""
+    w = dict(WORKLOADS[workload])
+    if quick:
+        w["samples"] = max(1, w["samples"] // 10)
+        w["epochs"] = max(1, w["epochs"] // 10)
+    return w
+
+
+def teacher_data(seed_sequence, samples, features, classes, dtype, noise=0.2):
+    """Inputs X ~ N(0, 1) drawn as float32, labels from a random linear teacher.
+
+        X: (samples, features)   T: (features, classes) ~ N(0, 1)   E: (samples, classes) ~ N(0, 1)
+        y = argmax over classes of (X T / sqrt(features) + noise E)
+
+    Each teacher score is N(0, 1) and the noise blurs the classes' borders:
+    the noiseless teacher itself is right on about 0.83 of the rows, so
+    accuracies stay below 1 and a better fit shows. X is made in
+    blocks of rows straight into ``dtype`` (float64 gets the same values as
+    float32), and the scores are summed in float64 whatever ``dtype``:
+    the same seed gives the same labels in every implementation.
+    """
+    import numpy as np
+
+    teacher_seed, input_seed, noise_seed = seed_sequence.spawn(3)
+    teacher = (np.random.default_rng(teacher_seed).standard_normal((features, classes))
+               / math.sqrt(features))
+    inputs, noises = np.random.default_rng(input_seed), np.random.default_rng(noise_seed)
+    x = np.empty((samples, features), dtype)
+    y = np.empty(samples, np.int64)
+    for start in range(0, samples, 4096):  # blocks: no second copy of X in another dtype
+        block = inputs.standard_normal((min(4096, samples - start), features), np.float32)
+        x[start:start + len(block)] = block
+        scores = block.astype(np.float64) @ teacher
+        scores += noise * noises.standard_normal(scores.shape)
+        y[start:start + len(block)] = scores.argmax(axis=1)
+    return x, y
+
+
+def initial_network(w, seed, dtype):
+    """Data, a freshly initialised network and the shuffling generator, shared by all.
+
+    ``w`` is the workload's ``settings``.
+    """
     import numpy as np
 
     import data
     from heads import Classes
     from model import build
 
-    w = WORKLOADS[workload]
-    d = data.spiral(seed, w["samples"], 3)
-    seeds = np.random.SeedSequence(seed).spawn(2)
-    network = build(2, w["hidden"], 3, Classes(), dropout=w["dropout"], l2=w["l2"],
-                    rng=np.random.default_rng(seeds[0]), dtype=dtype)
-    return d.x_train.astype(dtype), d.y_train, network, np.random.default_rng(seeds[1])
+    seeds = np.random.SeedSequence(seed).spawn(3)
+    if w["data"] == "spiral":
+        d = data.spiral(seed, w["samples"], w["classes"])
+        x, y = d.x_train.astype(dtype), d.y_train
+    else:
+        x, y = teacher_data(seeds[2], w["samples"], w["features"], w["classes"], dtype)
+    network = build(x.shape[1], w["hidden"], w["classes"], Classes(),
+                    dropout=w["dropout"], l2=w["l2"], rng=np.random.default_rng(seeds[0]),
+                    dtype=dtype)
+    return x, y, network, np.random.default_rng(seeds[1])
 
 
-def run_ours(workload, seed, dtype):
+def blas_threads():
+    """The most threads any BLAS loaded in this process may use (None without threadpoolctl)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    counts = [entry["num_threads"] for entry in threadpool_info() if entry["user_api"] == "blas"]
+    return max(counts, default=None)
+
+
+def dtype_names(arrays):
+    """The distinct dtypes of ``arrays`` (NumPy or torch), by name: ['float32']."""
+    return sorted({str(array.dtype).removeprefix("torch.") for array in arrays})
+
+
+def run_ours(w, seed, dtype, threads):
     from optimizers import Adam
     from train import train
 
-    w = WORKLOADS[workload]
-    x, y, network, rng = initial_network(workload, seed, dtype)
+    x, y, network, rng = initial_network(w, seed, dtype)
     optimizer = Adam(learning_rate=w["lr"], decay=w["decay"], fused=True)
     started = time.perf_counter()
     train(network, optimizer, x, y, x[:1], y[:1], epochs=w["epochs"],
           log_every=w["epochs"], batch_size=w["batch_size"], rng=rng)
     seconds = time.perf_counter() - started
-    return seconds, network.evaluate(x, y)["accuracy"]
+    # Every array the last step left behind, in the dtype asked for? (A float64
+    # temporary written back in place into a float32 array would not show.)
+    arrays = [network.head.output, network.head.dinputs]
+    for layer in network.layers:
+        arrays += [getattr(layer, name) for name in ("output", "dinputs", "weights", "biases",
+                                                     "dweights", "dbiases")
+                   if getattr(layer, name, None) is not None]
+    for layer in network.trainable:
+        arrays += [*optimizer.state(layer.weights).values(),
+                   *optimizer.state(layer.biases).values()]
+    return dict(seconds=seconds, accuracy=network.evaluate(x, y)["accuracy"],
+                dtypes=dtype_names(arrays), threads=blas_threads())
 
 
-def run_minimal(workload, seed, dtype):
+def run_minimal(w, seed, dtype, threads):
     """Workload A as a bare loop: no classes, no checks, one flat buffer for Adam."""
     import numpy as np
 
-    if workload != "A":
-        raise SystemExit("the minimal loop exists for workload A only")
-    w = WORKLOADS[workload]
-    x, y, network, _ = initial_network(workload, seed, dtype)
+    x, y, network, _ = initial_network(w, seed, dtype)
     (w1, b1), (w2, b2) = ((d.weights, d.biases) for d in network.trainable)
     shapes = [w1.shape, b1.shape, w2.shape, b2.shape]
     sizes = [a * b for a, b in shapes]
@@ -130,17 +232,20 @@ def run_minimal(workload, seed, dtype):
         tmp *= lr / (1 - beta1 ** (t + 1))
         params -= tmp
     seconds = time.perf_counter() - started
+    arrays = [params, grads, m, v, hidden, scores, dhidden]
     hidden = np.maximum(x @ w1 + b1, 0)
     accuracy = float(np.mean((hidden @ w2 + b2).argmax(axis=1) == y))
-    return seconds, accuracy
+    return dict(seconds=seconds, accuracy=accuracy, dtypes=dtype_names(arrays),
+                threads=blas_threads())
 
 
-def run_torch(workload, seed, dtype):
+def run_torch(w, seed, dtype, threads):
     import numpy as np
     import torch
 
-    w = WORKLOADS[workload]
-    x, y, network, rng = initial_network(workload, seed, dtype)
+    if threads is not None:
+        torch.set_num_threads(threads)
+    x, y, network, rng = initial_network(w, seed, dtype)
     torch.manual_seed(seed)
     params = []
     for layer in network.trainable:
@@ -160,6 +265,7 @@ def run_torch(workload, seed, dtype):
     step = 0
     started = time.perf_counter()
     for _ in range(w["epochs"]):
+        # The permutations of train.batches, drawn from the same generator.
         order = (torch.from_numpy(rng.permutation(len(y))) if w["batch_size"]
                  else None)
         starts = range(0, len(y), w["batch_size"]) if w["batch_size"] else [0]
@@ -167,7 +273,8 @@ def run_torch(workload, seed, dtype):
             index = order[start:start + w["batch_size"]] if order is not None else slice(None)
             for group in optimizer.param_groups:
                 group["lr"] = w["lr"] / (1 + w["decay"] * step)
-            loss = torch.nn.functional.cross_entropy(scores(xt[index], True), yt[index])
+            outputs = scores(xt[index], True)
+            loss = torch.nn.functional.cross_entropy(outputs, yt[index])
             for p in penalised:
                 loss = loss + w["l2"] * (p * p).sum()
             optimizer.zero_grad(set_to_none=True)
@@ -175,42 +282,112 @@ def run_torch(workload, seed, dtype):
             optimizer.step()
             step += 1
     seconds = time.perf_counter() - started
+    arrays = [*params, *(p.grad for p in params), outputs,
+              *(value for state in optimizer.state.values() for value in state.values()
+                if value.dim())]  # Adam's moments; its step counter is a float32 scalar
     with torch.no_grad():
         accuracy = float(np.mean(scores(xt, False).argmax(dim=1).numpy() == y))
-    return seconds, accuracy
+    return dict(seconds=seconds, accuracy=accuracy, dtypes=dtype_names(arrays),
+                threads=torch.get_num_threads())
+
+
+def run_sklearn(w, seed, dtype, threads):
+    """scikit-learn's MLPClassifier(hidden_layer_sizes=(64,)) fitted on data.digits(seed)."""
+    from sklearn.neural_network import MLPClassifier
+
+    import data
+
+    d = data.digits(seed=seed)
+    x, x_val = d.x_train.astype(dtype), d.x_val.astype(dtype)
+    model = MLPClassifier(hidden_layer_sizes=(64,), random_state=seed)
+    started = time.perf_counter()
+    model.fit(x, d.y_train)
+    seconds = time.perf_counter() - started
+    return dict(seconds=seconds, accuracy=float(model.score(x, d.y_train)),
+                val_accuracy=float(model.score(x_val, d.y_val)), epochs=model.n_iter_,
+                dtypes=dtype_names(model.coefs_ + model.intercepts_), threads=blas_threads())
+
+
+# implementation -> (runner, the workloads it runs)
+RUNNERS = {
+    "ours": (run_ours, tuple(WORKLOADS)),
+    "minimal": (run_minimal, ("A",)),
+    "torch": (run_torch, tuple(WORKLOADS)),
+    "sklearn": (run_sklearn, ("digits",)),
+}
 
 
 def child(args):
     """Run one measurement and print it as JSON (called by the parent in a subprocess)."""
+    impl, workload, seed, dtype = args.child
+    if impl not in RUNNERS or workload not in RUNNERS[impl][1]:
+        known = "; ".join(f"{name}: {', '.join(runs)}" for name, (_, runs) in RUNNERS.items())
+        raise SystemExit(f"bench.py: no child {impl!r} for workload {workload!r} ({known})")
+    if args.threads is not None:
+        # Before NumPy, torch or a BLAS is loaded: they read these once, at load.
+        for name in THREAD_VARIABLES:
+            os.environ[name] = str(args.threads)
     import resource
 
     import numpy as np
 
-    impl, workload, seed, dtype = args.child
-    runner = {"ours": run_ours, "minimal": run_minimal, "torch": run_torch}[impl]
-    seconds, accuracy = runner(workload, int(seed), np.dtype(dtype))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps(dict(seconds=seconds, accuracy=accuracy, peak_mb=peak_mb)))
+    runner = RUNNERS[impl][0]
+    w = settings(workload, args.quick) if workload in WORKLOADS else None
+    result = runner(w, int(seed), np.dtype(dtype), args.threads)
+    result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result))
 
 
-def measure(impl, workload, seed, dtype, threads=None):
+def run(command, env=None):
+    """Run ``command`` in this folder: (seconds, standard output); a failure stops the bench."""
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=HERE, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"bench.py: {shlex.join(command)} exited with status "
+                         f"{done.returncode}:\n{done.stderr[-2000:]}")
+    return seconds, done.stdout
+
+
+def measure(impl, workload, seed, dtype, threads=None, quick=False):
+    """One child's measurement, checked: the dtype and threads it ran with are those asked."""
     env = dict(os.environ)
+    command = [sys.executable, str(HERE / "bench.py"), "--child", impl, workload, str(seed),
+               dtype]
     if threads is not None:
-        for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            env[name] = str(threads)
-    out = subprocess.run([sys.executable, str(HERE / "bench.py"), "--child", impl, workload,
-                          str(seed), dtype], env=env, capture_output=True, text=True,
-                         check=True, cwd=HERE).stdout
-    return json.loads(out.strip().splitlines()[-1])
+        env.update({name: str(threads) for name in THREAD_VARIABLES})
+        command += ["--threads", str(threads)]
+    if quick:
+        command.append("--quick")
+    _, out = run(command, env)
+    result = json.loads(out.strip().splitlines()[-1])
+    asked = f"bench.py: child {impl} {workload} {dtype}" + (
+        f" with {threads} thread(s)" if threads else "")
+    if result["dtypes"] != [dtype]:
+        raise SystemExit(f"{asked} left arrays of dtypes {result['dtypes']}")
+    if threads is not None and result["threads"] != threads:
+        raise SystemExit(f"{asked} ran with {result['threads']} thread(s)")
+    return result
+
+
+def validation_accuracy(output):
+    """The validation accuracy a process printed, or None.
+
+    The last "validation accuracy X" of its output (main.py's final line),
+    else the "val_accuracy" of a last line in JSON (a ``--child`` of this bench).
+    """
+    found = re.findall(r"validation accuracy ([0-9]*\.?[0-9]+)", output)
+    if found:
+        return float(found[-1])
+    lines = output.strip().splitlines()
+    try:
+        return float(json.loads(lines[-1])["val_accuracy"])
+    except (IndexError, ValueError, TypeError, KeyError):
+        return None
 
 
 def time_process(command, repeats):
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run(command, cwd=HERE, capture_output=True, check=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(run(command)[0] for _ in range(repeats))
 
 
 # The whole process of this package that stands for a workload in --against.
@@ -219,20 +396,48 @@ OUR_PROCESS = {
           ["main.py", "--optimizer", "adam", "--no-plot", "--log-level", "WARNING"]),
     "B": ("bench.py --child ours B 0 float32",
           ["bench.py", "--child", "ours", "B", "0", "float32"]),
+    "digits": ("main.py --dataset digits --no-plot",
+               ["main.py", "--dataset", "digits", "--no-plot", "--log-level", "WARNING"]),
 }
 
 
 def time_against(workload, command, repeats):
-    """Ours and ``command`` timed in turn, ours first: (ours, theirs, [ours / theirs per pair]).
+    """Ours and ``command`` timed in turn, ours first.
 
+    Returns (our seconds, their seconds, [ours / theirs per pair], our
+    validation accuracies, theirs), the times medians over the pairs.
     Alternating the two puts both through the same moments of a shared,
     noisy machine, so the ratio of each pair holds when absolute times drift.
     """
     ours = [sys.executable, *OUR_PROCESS[workload][1]]
-    time_process(ours, 1), time_process(command, 1)  # a first pair, not counted: warm caches
-    pairs = [(time_process(ours, 1), time_process(command, 1)) for _ in range(repeats)]
-    return (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs),
-            [p[0] / p[1] for p in pairs])
+    run(ours), run(command)  # a first pair, not counted: warm caches
+    pairs = [(run(ours), run(command)) for _ in range(repeats)]
+    return (statistics.median(p[0][0] for p in pairs),
+            statistics.median(p[1][0] for p in pairs),
+            [p[0][0] / p[1][0] for p in pairs],
+            [validation_accuracy(p[0][1]) for p in pairs],
+            [validation_accuracy(p[1][1]) for p in pairs])
+
+
+def shown_accuracy(values):
+    """'0.976', '0.970-0.976' when runs differ, '?' when a process printed none."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "?"
+    low, high = min(values), max(values)
+    return f"{low:.3f}" if low == high else f"{low:.3f}-{high:.3f}"
+
+
+def parse_against(spec, parser):
+    """'W:NAME=COMMAND' -> (W, NAME, [command words]), or a usage error."""
+    workload, colon, rest = spec.partition(":")
+    name, equals, command = rest.partition("=")
+    if not (colon and equals and name and command.strip()):
+        parser.error(f"argument --against: expected W:NAME=COMMAND, got {spec!r}")
+    if workload not in OUR_PROCESS:
+        parser.error(f"argument --against: workload {workload!r} has no process of ours "
+                     f"(choose from {', '.join(OUR_PROCESS)})")
+    return workload, name, shlex.split(command)
 
 
 def torch_available():
@@ -240,76 +445,109 @@ def torch_available():
     return probe.returncode == 0
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def plan(workload, use_torch):
+    """The rows of a workload: (implementation, dtype, threads or None for the default)."""
+    rows = [("ours", "float32", None), ("ours", "float64", None)]
+    if workload == "A":
+        rows.append(("minimal", "float64", None))
+    if workload == "D":  # the target compares ours with torch on one thread: thread for thread
+        rows.append(("ours", "float32", 1))
+    if use_torch:
+        rows += [("torch", "float32", 1), ("torch", "float32", 2)]
+    return rows
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workloads", nargs="*", choices=sorted(WORKLOADS),
-                        default=sorted(WORKLOADS), help="which workloads (default: all)")
+                        default=sorted(WORKLOADS),
+                        help="which workloads (default: all; the flag alone: none, e.g. to "
+                             "run --against alone)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per figure (default: 3)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0],
                         help="seeds: timing uses the first; this package's accuracy is "
                              "reported for each (default: 0)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch loops")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke test of the bench: each workload with a tenth of its "
+                             "samples and epochs (at least 1); not the workloads' figures")
     parser.add_argument("--process", action="append", default=[], metavar="NAME=COMMAND",
                         help="also time a whole process, e.g. a reference program kept "
                              "outside this repository (repeatable)")
     parser.add_argument("--against", action="append", default=[],
                         metavar="W:NAME=COMMAND",
                         help="time a whole process in alternation with this package's process "
-                             f"for workload W ({', '.join(OUR_PROCESS)}) and report the ratio "
-                             "of each pair, e.g. 'A:book-ch10=python ch10.py' (repeatable)")
+                             f"for workload W ({', '.join(OUR_PROCESS)}; see above) and "
+                             "report the ratio of each pair, e.g. "
+                             "'A:book-ch10=python ch10.py' (repeatable)")
+    # A child: --child IMPL WORKLOAD SEED DTYPE [--threads N] [--quick]
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.child:
         return child(args)
+    against = [parse_against(spec, parser) for spec in args.against]
 
     use_torch = not args.no_torch and torch_available()
     if not args.no_torch and not use_torch:
         print("torch is not installed: timing this package alone")
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
-          f"median of {args.repeats}, seeds {args.seeds}\n")
-    print(f"{'workload':8} {'implementation':18} {'seconds':>8} {'epochs/s':>9} "
-          f"{'peak MB':>8}  final training accuracy (per seed)")
+          f"median of {args.repeats}, seeds {args.seeds}"
+          + (", QUICK: a tenth of each workload" if args.quick else "") + "\n")
+    if args.workloads:
+        print(f"{'workload':8} {'implementation':18} {'seconds':>8} {'epochs/s':>9} "
+              f"{'peak MB':>8}  final training accuracy (per seed)")
     for workload in args.workloads:
-        plan = [("ours", "float32", None), ("ours", "float64", None)]
-        if workload == "A":
-            plan.append(("minimal", "float64", None))
-        if use_torch:
-            plan += [("torch", "float32", 1), ("torch", "float32", 2)]
-        for impl, dtype, threads in plan:
+        epochs = settings(workload, args.quick)["epochs"]
+        for impl, dtype, threads in plan(workload, use_torch):
             # Timed on the first seed; ours also runs once on each further seed,
             # for the accuracy comparison of float32 with float64.
-            timed = [measure(impl, workload, args.seeds[0], dtype, threads)
+            timed = [measure(impl, workload, args.seeds[0], dtype, threads, args.quick)
                      for _ in range(args.repeats)]
             accuracies = [timed[0]["accuracy"]]
             if impl == "ours":
-                accuracies += [measure(impl, workload, seed, dtype, threads)["accuracy"]
+                accuracies += [measure(impl, workload, seed, dtype, threads,
+                                       args.quick)["accuracy"]
                                for seed in args.seeds[1:]]
             seconds = statistics.median(r["seconds"] for r in timed)
             peak = statistics.median(r["peak_mb"] for r in timed)
-            label = f"{impl} {dtype}" + (f" {threads}T" if threads else "")
+            # What the child reports it ran with (checked against what was asked).
+            ran = timed[0]["threads"]
+            label = f"{impl} {timed[0]['dtypes'][0]} {ran or '?'}T"
             shown = " ".join(f"{a:.3f}" for a in accuracies)
             if len(accuracies) > 1:
                 shown += f"  (mean {statistics.mean(accuracies):.3f})"
+            rate = epochs / seconds
             print(f"{workload:8} {label:18} {seconds:8.2f} "
-                  f"{WORKLOADS[workload]['epochs'] / seconds:9.0f} {peak:8.0f}  {shown}",
-                  flush=True)
-    print()
+                  f"{rate:9.{0 if rate >= 100 else 2}f} {peak:8.0f}  {shown}", flush=True)
+    if args.workloads:
+        print()
     processes = [("main.py --help", [sys.executable, "main.py", "--help"]),
                  ("main.py --optimizer adam --no-plot",
                   [sys.executable, "main.py", "--optimizer", "adam", "--no-plot",
                    "--log-level", "WARNING"])]
-    processes += [(spec.split("=", 1)[0], spec.split("=", 1)[1].split())
-                  for spec in args.process]
+    for spec in args.process:
+        name, _, command = spec.partition("=")
+        processes.append((name, shlex.split(command)))
     for name, command in processes:
         print(f"process  {name:40} {time_process(command, args.repeats):8.2f} s", flush=True)
-    for spec in args.against:
-        workload, rest = spec.split(":", 1)
-        name, command = rest.split("=", 1)
-        ours, theirs, ratios = time_against(workload, command.split(), args.repeats)
+    for workload, name, command in against:
+        ours, theirs, ratios, our_acc, their_acc = time_against(workload, command,
+                                                                args.repeats)
         print(f"against  {workload}: {OUR_PROCESS[workload][0]} {ours:.2f} s, {name} "
               f"{theirs:.2f} s; ratio per pair: median {statistics.median(ratios):.2f} "
               f"(min {min(ratios):.2f}, max {max(ratios):.2f})", flush=True)
+        if any(a is not None for a in our_acc + their_acc):
+            print(f"         validation accuracy: ours {shown_accuracy(our_acc)}, "
+                  f"{name} {shown_accuracy(their_acc)}", flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,30 +1,140 @@
-"""Saving and loading a trained network as named arrays plus a JSON header.
+"""Saving and loading a trained network: named arrays and a JSON header, never pickle.
 
-A checkpoint is an ``.npz`` archive (NumPy's zip of ``.npy`` files) with one
-array per parameter, named as ``Network.parameters`` names them
-("dense0.weights", "dense0.biases", ...), and a "header" array holding UTF-8
-JSON: the format name and version, the architecture, the epoch reached, the
-configuration and the final metrics.
+``write`` puts a network (and, when asked, its optimizer's state, random
+generators and input scaler) into one archive; ``load`` reads an archive
+back into a ``Checkpoint``, checking everything in it; ``check_dtype`` and
+``restore`` put a checkpoint into a network, optimizer and generators the
+caller has built. A file that is wrong in any way is a ``CheckpointError``
+of one line naming the file and the fault.
 
-Loading never unpickles (``allow_pickle=False``), so a file cannot run code,
-and everything in it is checked before a network is built from it: anything
-unexpected raises ``CheckpointError`` with one line saying what.
+Format, version 3
+-----------------
+A checkpoint is a zip archive (what ``numpy.savez`` writes; members stored
+or deflated) of ``.npy`` files, .npy format version 1.0 or 2.0, one array
+each, in C order (Fortran order is read too). A member is named as below
+plus ".npy"; no other member may be present, none twice. With L Dense
+layers of widths w_0 = n_inputs, w_1 .. w_{L-1} = hidden, w_L = outputs, and
+D the header's dtype ('<f4' for "float32", '<f8' for "float64"):
+
+    member                              dtype  shape                when
+    header                              |u1    (n,), n <= 2**20     always
+    dense{i}.weights                    D      (w_i, w_{i+1})       i = 0 .. L-1
+    dense{i}.biases                     D      (1, w_{i+1})         i = 0 .. L-1
+    optimizer.dense{i}.weights.{slot}   D      as dense{i}.weights  optimizer is not null:
+    optimizer.dense{i}.biases.{slot}    D      as dense{i}.biases   every slot, every i
+    scaler.mean, scaler.scale           <f8    (1, n_inputs)        scaler is true
+
+Every value is finite and scaler.scale has no zero (inputs are used as
+(raw - mean) / scale). A member's uncompressed size in the zip directory is
+exactly its .npy header plus its data. "header" holds UTF-8 JSON, an object
+with exactly these fields ("int" means a JSON number written without a
+fraction or exponent: 4.0 and true are not ints):
+
+    format        "numpy-from-scratch network"
+    version       3
+    architecture  {"n_inputs": int >= 1, "hidden": [int >= 1, ...] (may be empty),
+                   "outputs": int >= 1, "loss": non-empty string, the output head's name}
+    dtype         "float32" or "float64"
+    epoch         int >= 0, the epochs trained
+    config        object or null, the run's resolved configuration
+    metrics       object or null, the last figures measured
+    optimizer     null or {"name": non-empty string, "iterations": int >= 0,
+                   "current_learning_rate": finite number > 0,
+                   "slots": [string, ...], the state arrays' names, distinct,
+                   each of 1 to 32 ASCII letters, digits and "_", not starting with a digit}
+    rng           null or {name: the state of a numpy BitGenerator, as
+                   ``Generator.bit_generator.state`` gives it with arrays as lists of ints,
+                   e.g. {"bit_generator": "PCG64", "state": {"state": int, "inc": int},
+                   "has_uint32": int, "uinteger": int}}
+    classes       null or [string, ...], the names of labels 0, 1, ...
+    scaler        true or false, whether the scaler members are present
+    image_shape   null or [height, width], ints >= 1 with height * width == n_inputs
+
+Config and metrics may hold NaN and Infinity as Python's json writes them.
+Versions 1 and 2 are still read. Their headers have exactly format, version,
+architecture, epoch, config and metrics; version 2's architecture is as
+above, version 1's is {"n_inputs", "hidden", "classes"}: "classes" outputs
+and the "categorical" head (softmax and crossentropy). Their members are
+the parameters alone, all float32 or all float64, which is their dtype; the
+other fields are null (scaler false). ``load`` returns every header as
+version 3 has it, version 3 in "version" included.
+
+Reading is safe
+---------------
+Nothing is decompressed before it is known to be wanted and small:
+
+1. From the zip directory: member names, none repeated. The header member,
+   if no larger than 1 MiB plus an .npy header, is read, parsed, and every
+   field checked; it says which members must be present and their shapes.
+2. The directory must list exactly those members.
+3. The .npy header of each member, and nothing after it, is read: its
+   dtype, shape and declared size must be as above (an object dtype, i.e. a
+   pickle, is refused here), and all the arrays together must declare at
+   most ``max_bytes``. Only then is any array read.
+4. Arrays are read with ``allow_pickle=False``, no further than their
+   declared size, their CRC checked; then their values are.
 """
 
+import io
 import json
-import os
-import tempfile
+import lzma
+import math
+import operator
+import re
+import struct
 import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npy
 
-FORMAT = "numpy-from-scratch network"
-VERSION = 2
+FORMAT, VERSION = "numpy-from-scratch network", 3
+MAX_BYTES = 1 << 30  # the most the arrays of a checkpoint may declare in all
+MAX_HEADER_BYTES = 1 << 20  # the most JSON the header member may hold
+
+_NPY_HEADER_MAX = 10_000  # numpy's own limit on an .npy header's text (max_header_size)
+_NPY_LENGTH_FIELD = {(1, 0): 2, (2, 0): 4}  # bytes of the header-length field, by npy version
+_NPY_PREAMBLE_MAX = npy.MAGIC_LEN + 4 + _NPY_HEADER_MAX
+_FLOATS = {"float32": "<f4", "float64": "<f8"}
+_SLOT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+_V3_FIELDS = ("format", "version", "architecture", "dtype", "epoch", "config", "metrics",
+              "optimizer", "rng", "classes", "scaler", "image_shape")
+_OLD_FIELDS = ("format", "version", "architecture", "epoch", "config", "metrics")
+# What a damaged archive makes zipfile, zlib and numpy raise while reading it.
+_DAMAGED = (OSError, EOFError, ValueError, RuntimeError, NotImplementedError, OverflowError,
+            zipfile.BadZipFile, zlib.error, lzma.LZMAError, struct.error)
 
 
 class CheckpointError(ValueError):
     """A file that cannot be loaded as a checkpoint of this program."""
+
+
+@dataclass
+class Checkpoint:
+    """What ``load`` read: the header (as version 3 has it) and the arrays, checked."""
+
+    header: dict
+    parameters: dict  # "dense0.weights" -> array, ...
+    optimizer_state: dict  # "dense0.weights" -> {slot: array}; {} when no optimizer was saved
+    scaler: tuple | None  # (mean, scale), float64 arrays (1, n_inputs), or None
+
+    @property
+    def epoch(self):
+        return self.header["epoch"]
+
+    @property
+    def architecture(self):
+        return self.header["architecture"]
+
+    @property
+    def config(self):
+        return self.header["config"]
+
+    @property
+    def dtype(self):
+        return np.dtype(self.header["dtype"])
 
 
 def architecture_of(network, loss):
@@ -44,92 +154,534 @@ def expected_shapes(architecture):
     return shapes
 
 
-def save(path, network, *, loss, epoch, config=None, metrics=None):
-    """Write the network to ``path`` through a temporary file and an atomic rename.
+# Writing
 
-    A reader never sees a half-written file, and an existing file is replaced
-    only once the new one is complete.
+
+def write(file, network, *, loss, epoch, config=None, metrics=None, optimizer=None,
+          optimizer_name=None, rngs=None, scaler=None, classes=None, image_shape=None):
+    """Write a checkpoint to ``file`` (a path or a binary file object): the whole archive.
+
+    optimizer: an ``optimizers.Optimizer`` whose state for each of the
+    network's parameters is saved, with its name (``optimizer_name``, by
+    default the class name in lower case), ``iterations`` and
+    ``current_learning_rate``; rngs: {name: numpy Generator}; scaler:
+    (mean, scale) or None; classes: list of str or None; image_shape:
+    (height, width) or None.
+
+    Nothing is written that ``load`` would refuse (ValueError instead), and
+    nothing but the archive: placing the file safely is the caller's job.
     """
-    path = Path(path)
+    parameters = dict(network.parameters())
     header = dict(format=FORMAT, version=VERSION, architecture=architecture_of(network, loss),
-                  epoch=int(epoch), config=config, metrics=metrics)
-    arrays = dict(network.parameters())
-    arrays["header"] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+                  dtype=_dtype_of(parameters), epoch=operator.index(epoch), config=config,
+                  metrics=metrics, optimizer=None, rng=None,
+                  classes=None if classes is None else list(classes), scaler=scaler is not None,
+                  image_shape=None if image_shape is None else [operator.index(n)
+                                                                for n in image_shape])
+    arrays = dict(parameters)
+    if optimizer is not None:
+        header["optimizer"] = dict(
+            name=optimizer_name or type(optimizer).__name__.lower(),
+            iterations=int(optimizer.iterations),
+            current_learning_rate=float(optimizer.current_learning_rate),
+            slots=list(optimizer.slots))
+        for name, param in parameters.items():
+            for slot, array in optimizer.state(param).items():
+                arrays[f"optimizer.{name}.{slot}"] = array
+    if rngs is not None:
+        header["rng"] = {name: _jsonable(generator.bit_generator.state)
+                         for name, generator in rngs.items()}
+    if scaler is not None:
+        mean, scale = (np.asarray(part, dtype=np.float64).reshape(1, -1) for part in scaler)
+        arrays["scaler.mean"], arrays["scaler.scale"] = mean, scale
+    text = json.dumps(header).encode("utf-8")
+    _check_writable(text, arrays)
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+        members = {"header": np.frombuffer(text, dtype=np.uint8), **arrays}
+        for name, array in members.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                npy.write_array(member, np.ascontiguousarray(array), allow_pickle=False)
+
+
+def _dtype_of(parameters):
+    """The one floating dtype of the parameters, by name; ValueError otherwise."""
+    dtypes = {array.dtype for array in parameters.values()}
+    names = {dtype.name for dtype in dtypes}
+    if len(dtypes) != 1 or not names <= set(_FLOATS):
+        raise ValueError(f"a checkpoint holds parameters of one dtype, float32 or float64: "
+                         f"got {sorted(names)}")
+    return names.pop()
+
+
+def _jsonable(state):
+    """A BitGenerator state with its arrays and NumPy integers as plain JSON values."""
+    if isinstance(state, dict):
+        return {key: _jsonable(value) for key, value in state.items()}
+    if isinstance(state, np.ndarray):
+        return state.tolist()
+    if isinstance(state, np.generic):
+        return state.item()
+    return state
+
+
+def _check_writable(text, arrays):
+    """ValueError (a CheckpointError) for what ``load`` would refuse."""
+    if len(text) > MAX_HEADER_BYTES:
+        raise CheckpointError(f"cannot write a checkpoint: its header is {len(text)} bytes "
+                              f"of JSON, more than {MAX_HEADER_BYTES}")
     try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+        header = _parse_header(json.loads(text))
+        shapes = _expected_members(header)
+        for name, array in arrays.items():
+            if array.shape != shapes[name]:
+                raise CheckpointError(f"{name} has shape {array.shape}, expected "
+                                      f"{shapes[name]}")
+            _check_values(name, array)
+    except CheckpointError as error:
+        raise CheckpointError(f"cannot write a checkpoint: {error}") from None
 
 
-def load(path):
-    """Return ``(header, {name: array})`` from a checkpoint, or raise CheckpointError."""
-    path = Path(path)
-    name = repr(str(path))
+# Loading
+
+
+def load(path, *, max_bytes=MAX_BYTES):
+    """Read and check a checkpoint; anything unexpected is a CheckpointError with one line."""
+    shown = repr(str(path))
+    try:
+        return _load(Path(path), max_bytes)
+    except CheckpointError as error:
+        raise CheckpointError(f"cannot read {shown}: {error}") from None
+    except _DAMAGED as error:
+        raise CheckpointError(f"cannot read {shown}: it is damaged or truncated "
+                              f"({type(error).__name__}: {_one_line(error)})") from None
+
+
+def _load(path, max_bytes):
+    """The steps of "Reading is safe" above, in order; the CheckpointErrors without the name."""
+    if path.is_dir():
+        raise CheckpointError("it is a directory")
+    if not path.exists():
+        raise CheckpointError("it does not exist")
     if not path.is_file():
-        raise CheckpointError(f"{name} does not exist or is not a file")
-    if not zipfile.is_zipfile(path):
-        raise CheckpointError(f"cannot read {name}: it is not an .npz archive, or it is truncated")
+        raise CheckpointError("it is not a regular file")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if "header" not in archive.files:
-                raise CheckpointError(f"{name} is not a checkpoint of this program")
-            header = json.loads(archive["header"].tobytes().decode("utf-8"))
-            arrays = {key: archive[key] for key in archive.files if key != "header"}
-    except CheckpointError:
-        raise
-    except ValueError as error:
-        if "allow_pickle" not in str(error):
-            raise CheckpointError(f"cannot read {name}: {error}") from None
-        raise CheckpointError(f"cannot read {name}: it holds pickled Python objects, "
-                              "which are never loaded") from None
-    except Exception as error:  # a damaged zip or JSON header: not loadable either way
-        raise CheckpointError(f"cannot read {name}: it is damaged or truncated "
-                              f"({type(error).__name__}: {error})") from None
-    _check(path, header, arrays)
-    return header, arrays
+        archive = zipfile.ZipFile(path)
+    except zipfile.BadZipFile:
+        raise CheckpointError("it is not an .npz archive, or it is truncated") from None
+    with archive:
+        infos = _directory(archive)
+        header = _read_header(archive, infos.pop("header.npy"))
+        shapes = _expected_members(header)
+        _check_names(infos, shapes)
+        if header["dtype"] is None:  # versions 1 and 2: the parameters say
+            _, _, first, _ = _declaration(archive, infos["dense0.weights.npy"])
+            header["dtype"] = "float32" if first.str == "<f4" else "float64"
+        dtypes = {name: "<f8" if name.startswith("scaler.") else _FLOATS[header["dtype"]]
+                  for name in shapes}
+        declared = sum(_check_declaration(archive, infos[f"{name}.npy"], name,
+                                          shapes[name], dtypes[name]) for name in shapes)
+        if declared > max_bytes:
+            raise CheckpointError(f"its arrays declare {declared} bytes in all, more than the "
+                                  f"{max_bytes} allowed")
+        arrays = {name: _read_array(archive, infos[f"{name}.npy"]) for name in shapes}
+    return _checkpoint(header, arrays)
 
 
-def _check(path, header, arrays):
-    name = repr(str(path))
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CheckpointError(f"{name} is not a checkpoint of this program")
-    version = header.get("version")
-    if not isinstance(version, int) or version > VERSION:
-        raise CheckpointError(f"{name} has format version {version!r}; this program reads "
-                              f"versions up to {VERSION}: use a newer copy of it")
-    epoch = header.get("epoch")
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-        raise CheckpointError(f"{name} has a malformed epoch: {epoch!r}")
-    arch = header.get("architecture")
-    if version == 1 and isinstance(arch, dict) and "classes" in arch:
-        # Version 1 knew one head only: softmax and crossentropy over "classes" outputs.
-        arch = header["architecture"] = dict(n_inputs=arch.get("n_inputs"),
-                                             hidden=arch.get("hidden"),
-                                             outputs=arch["classes"], loss="categorical")
+def _directory(archive):
+    """{member file name: ZipInfo}, refusing repeated names and a missing header."""
+    infos = {}
+    for info in archive.infolist():
+        if info.filename in infos:
+            raise CheckpointError(f"it holds the member {info.filename!r} twice")
+        infos[info.filename] = info
+    if "header.npy" not in infos:
+        raise CheckpointError("it is not a checkpoint of this program (it has no header)")
+    return infos
+
+
+def _read_header(archive, info):
+    """The header member, bounded before it is read, parsed and checked."""
+    if info.file_size > MAX_HEADER_BYTES + _NPY_PREAMBLE_MAX:
+        raise CheckpointError(f"its header member is {info.file_size} bytes, more than the "
+                              f"{MAX_HEADER_BYTES} allowed")
+    shape, _, dtype, preamble = _declaration(archive, info)
+    if dtype.str != "|u1" or len(shape) != 1 or not 0 <= shape[0] <= MAX_HEADER_BYTES:
+        raise CheckpointError(f"its header member is {dtype.str} {shape}, not up to "
+                              f"{MAX_HEADER_BYTES} bytes (uint8)")
+    _check_size(info, "header", preamble + shape[0])
+    text = _read_array(archive, info).tobytes()
     try:
-        shapes = expected_shapes(arch)
-        sizes_ok = (arch["n_inputs"] >= 1 and arch["outputs"] >= 1
-                    and all(width >= 1 for width in arch["hidden"])
-                    and isinstance(arch["loss"], str))
-    except (TypeError, KeyError):
-        sizes_ok = False
-    if not sizes_ok:
-        raise CheckpointError(f"{name} has a malformed architecture: {arch!r}")
-    missing = sorted(set(shapes) - set(arrays))
-    extra = sorted(set(arrays) - set(shapes))
-    if missing or extra:
-        raise CheckpointError(f"{name} does not match its architecture: "
-                              f"missing {missing}, unexpected {extra}")
-    for key, shape in shapes.items():
-        array = arrays[key]
-        if array.shape != shape:
-            raise CheckpointError(f"{name}: {key} has shape {array.shape}, expected {shape}")
-        if not np.issubdtype(array.dtype, np.floating):
-            raise CheckpointError(f"{name}: {key} holds {array.dtype}, not floating point")
-        if not np.isfinite(array).all():
-            raise CheckpointError(f"{name}: {key} holds NaN or infinite values")
+        header = json.loads(text.decode("utf-8"))
+    except (ValueError, RecursionError) as error:  # not UTF-8, not JSON, nested too deep
+        raise CheckpointError(f"its header is not UTF-8 JSON ({_one_line(error)})") from None
+    return _parse_header(header)
+
+
+def _check_names(infos, shapes):
+    """Refuse members missing from the archive, or in it but not expected."""
+    missing = [name for name in shapes if f"{name}.npy" not in infos]
+    unexpected = [filename for filename in infos if filename[:-4] not in shapes
+                  or not filename.endswith(".npy")]
+    if missing or unexpected:
+        raise CheckpointError(f"its members do not match its header: missing "
+                              f"{_few(missing)}, unexpected {_few(unexpected)}")
+
+
+def _declaration(archive, info):
+    """(shape, fortran_order, dtype, bytes before the data) from a member's .npy header.
+
+    Only the header is read: its length field is bounded before the text
+    it announces is read, and the text is parsed by numpy's own reader.
+    """
+    with archive.open(info) as member:
+        try:
+            version = npy.read_magic(member)
+            if version not in _NPY_LENGTH_FIELD:
+                raise ValueError(f".npy format version {version[0]}.{version[1]} is not read")
+            length_field = member.read(_NPY_LENGTH_FIELD[version])
+            length = int.from_bytes(length_field, "little")
+            if length > _NPY_HEADER_MAX:
+                raise ValueError(f"its header announces {length} bytes")
+            text = member.read(length)
+            reader = npy.read_array_header_1_0 if version == (1, 0) else npy.read_array_header_2_0
+            shape, fortran_order, dtype = reader(io.BytesIO(length_field + text))
+        except (ValueError, SyntaxError) as error:
+            raise CheckpointError(f"its member {info.filename!r} is not an .npy file "
+                                  f"({_one_line(error)})") from None
+    if dtype.hasobject:
+        raise CheckpointError(f"{info.filename[:-4]} holds pickled Python objects, "
+                              "which are never loaded")
+    return shape, fortran_order, dtype, npy.MAGIC_LEN + len(length_field) + length
+
+
+def _check_declaration(archive, info, name, shape, dtype):
+    """Check a member's .npy header against what is expected; return its data's bytes."""
+    declared_shape, _, declared_dtype, preamble = _declaration(archive, info)
+    if declared_dtype.str != dtype:
+        raise CheckpointError(f"{name} holds {declared_dtype.str!r} values, expected "
+                              f"{dtype!r} ({np.dtype(dtype).name}, little-endian)")
+    if declared_shape != shape:
+        raise CheckpointError(f"{name} has shape {declared_shape}, expected {shape}")
+    nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+    _check_size(info, name, preamble + nbytes)
+    return nbytes
+
+
+def _check_size(info, name, size):
+    if info.file_size != size:
+        raise CheckpointError(f"{name} is {info.file_size} bytes in the zip directory, but its "
+                              f".npy header makes {size}")
+
+
+def _read_array(archive, info):
+    """The member's array, never pickled objects.
+
+    zipfile reads no further than the declared size, and checks the CRC as
+    the last declared byte is read: a body that decompresses to more, or to
+    other bytes, is refused (BadZipFile).
+    """
+    with archive.open(info) as member:
+        return np.ascontiguousarray(npy.read_array(member, allow_pickle=False))
+
+
+def _checkpoint(header, arrays):
+    """A Checkpoint of checked arrays, from the members by name."""
+    for name, array in arrays.items():
+        _check_values(name, array)
+    shapes = expected_shapes(header["architecture"])
+    parameters = {name: arrays[name] for name in shapes}
+    optimizer_state = {}
+    if header["optimizer"] is not None:
+        optimizer_state = {name: {slot: arrays[f"optimizer.{name}.{slot}"]
+                                  for slot in header["optimizer"]["slots"]}
+                           for name in shapes}
+    scaler = (arrays["scaler.mean"], arrays["scaler.scale"]) if header["scaler"] else None
+    return Checkpoint(header, parameters, optimizer_state, scaler)
+
+
+def _check_values(name, array):
+    """Refuse NaN and infinities anywhere, and a zero scale."""
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        index = np.unravel_index(bad[0], array.shape)
+        raise CheckpointError(f"{name} holds NaN or infinite values ({array[index]} at "
+                              f"{tuple(map(int, index))})")
+    if name == "scaler.scale" and not array.all():
+        raise CheckpointError("scaler.scale holds 0, which no input can be divided by")
+
+
+# The header
+
+
+def _parse_header(header):
+    """The header as version 3 has it, every field checked; CheckpointError otherwise."""
+    if not isinstance(header, dict):
+        raise CheckpointError(f"its header is not a JSON object: {_shown(header)}")
+    if header.get("format") != FORMAT:
+        raise CheckpointError("it is not a checkpoint of this program "
+                              f"(format {_shown(header.get('format'))})")
+    version = _whole(header.get("version"), "version", 1)
+    if version > VERSION:
+        raise CheckpointError(f"it has format version {version}; this program reads versions "
+                              f"up to {VERSION}: use a newer copy of it")
+    _fields(header, _V3_FIELDS if version == VERSION else _OLD_FIELDS, "")
+    if version == VERSION:
+        architecture = _architecture(header["architecture"])
+        return dict(
+            format=FORMAT, version=VERSION, architecture=architecture,
+            dtype=_choice(header["dtype"], "dtype", tuple(_FLOATS)),
+            epoch=_whole(header["epoch"], "epoch", 0),
+            config=_object(header["config"], "config"),
+            metrics=_object(header["metrics"], "metrics"),
+            optimizer=_optimizer(header["optimizer"]),
+            rng=_rng(header["rng"]),
+            classes=_classes(header["classes"]),
+            scaler=_boolean(header["scaler"], "scaler"),
+            image_shape=_image_shape(header["image_shape"], architecture["n_inputs"]))
+    architecture = header["architecture"]
+    if version == 1:  # one head only: softmax and crossentropy over "classes" outputs
+        _fields(architecture, ("n_inputs", "hidden", "classes"), "architecture.")
+        architecture = dict(n_inputs=architecture["n_inputs"], hidden=architecture["hidden"],
+                            outputs=architecture["classes"], loss="categorical")
+    return dict(format=FORMAT, version=VERSION, architecture=_architecture(architecture),
+                dtype=None, epoch=_whole(header["epoch"], "epoch", 0),
+                config=_object(header["config"], "config"),
+                metrics=_object(header["metrics"], "metrics"),
+                optimizer=None, rng=None, classes=None, scaler=False, image_shape=None)
+
+
+def _expected_members(header):
+    """Member name (without ".npy", header aside) -> shape, as the header says."""
+    shapes = expected_shapes(header["architecture"])
+    members = dict(shapes)
+    if header["optimizer"] is not None:
+        for slot in header["optimizer"]["slots"]:
+            members.update({f"optimizer.{name}.{slot}": shape for name, shape in shapes.items()})
+    if header["scaler"]:
+        n_inputs = header["architecture"]["n_inputs"]
+        members["scaler.mean"] = members["scaler.scale"] = (1, n_inputs)
+    return members
+
+
+def _fields(value, names, prefix):
+    """Refuse a missing field, or one that is not in ``names``."""
+    for name in names:
+        if name not in value:
+            raise CheckpointError(f"header field {prefix + name!r} is missing")
+    unexpected = [name for name in value if name not in names]
+    if unexpected:
+        raise CheckpointError(f"header field {prefix + unexpected[0]!r} is not part of "
+                              f"the format")
+
+
+def _architecture(value):
+    field = "architecture"
+    if not isinstance(value, dict):
+        raise _wrong(field, "an object", value)
+    _fields(value, ("n_inputs", "hidden", "outputs", "loss"), f"{field}.")
+    return dict(n_inputs=_whole(value["n_inputs"], f"{field}.n_inputs", 1),
+                hidden=[_whole(width, f"{field}.hidden[{index}]", 1)
+                        for index, width in enumerate(_list(value["hidden"], f"{field}.hidden"))],
+                outputs=_whole(value["outputs"], f"{field}.outputs", 1),
+                loss=_text(value["loss"], f"{field}.loss"))
+
+
+def _optimizer(value):
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _wrong("optimizer", "null or an object", value)
+    _fields(value, ("name", "iterations", "current_learning_rate", "slots"), "optimizer.")
+    rate = value["current_learning_rate"]
+    if (not isinstance(rate, (int, float)) or isinstance(rate, bool)
+            or not math.isfinite(rate) or rate <= 0):
+        raise _wrong("optimizer.current_learning_rate", "a finite number > 0", rate)
+    slots = _list(value["slots"], "optimizer.slots")
+    for index, slot in enumerate(slots):
+        if not isinstance(slot, str) or not _SLOT.fullmatch(slot) or slot in slots[:index]:
+            raise _wrong(f"optimizer.slots[{index}]", "a new identifier of up to 32 "
+                         "letters, digits and _", slot)
+    return dict(name=_text(value["name"], "optimizer.name"),
+                iterations=_whole(value["iterations"], "optimizer.iterations", 0),
+                current_learning_rate=float(rate), slots=slots)
+
+
+def _rng(value):
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _wrong("rng", "null or an object", value)
+    for name, state in value.items():
+        if not isinstance(state, dict) or not isinstance(state.get("bit_generator"), str):
+            raise _wrong(f"rng.{name}", 'a BitGenerator state {"bit_generator": name, ...}',
+                         state)
+    return value
+
+
+def _classes(value):
+    if value is None:
+        return None
+    for index, name in enumerate(_list(value, "classes")):
+        if not isinstance(name, str):
+            raise _wrong(f"classes[{index}]", "a string", name)
+    return value
+
+
+def _image_shape(value, n_inputs):
+    if value is None:
+        return None
+    shape = _list(value, "image_shape")
+    if len(shape) != 2:
+        raise _wrong("image_shape", "[height, width]", value)
+    height, width = (_whole(n, f"image_shape[{index}]", 1) for index, n in enumerate(shape))
+    if height * width != n_inputs:
+        raise _wrong("image_shape", f"[height, width] with height * width == n_inputs "
+                     f"({n_inputs})", value)
+    return [height, width]
+
+
+def _whole(value, field, low):
+    if not isinstance(value, int) or isinstance(value, bool) or value < low:
+        raise _wrong(field, f"a whole number >= {low}", value)
+    return value
+
+
+def _text(value, field):
+    if not isinstance(value, str) or not value:
+        raise _wrong(field, "a non-empty string", value)
+    return value
+
+
+def _choice(value, field, choices):
+    if value not in choices or not isinstance(value, str):
+        raise _wrong(field, " or ".join(map(json.dumps, choices)), value)
+    return value
+
+
+def _boolean(value, field):
+    if not isinstance(value, bool):
+        raise _wrong(field, "true or false", value)
+    return value
+
+
+def _object(value, field):
+    if value is not None and not isinstance(value, dict):
+        raise _wrong(field, "null or an object", value)
+    return value
+
+
+def _list(value, field):
+    if not isinstance(value, list):
+        raise _wrong(field, "a list", value)
+    return value
+
+
+def _wrong(field, what, value):
+    return CheckpointError(f"header field {field!r} must be {what}, got {_shown(value)}")
+
+
+def _shown(value, limit=60):
+    """The JSON of ``value``, cut to ``limit`` characters: safe in a one-line message."""
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _few(names, limit=5):
+    """A list of names for a message, the first ``limit`` of them."""
+    shown = ", ".join(map(repr, names[:limit]))
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return f"[{shown}{more}]"
+
+
+def _one_line(error):
+    return " ".join(str(error).split())
+
+
+# Using a checkpoint
+
+
+def check_dtype(checkpoint, dtype):
+    """CheckpointError unless every array of ``checkpoint`` fits ``dtype``.
+
+    Parameters, optimizer state and scaler: finite float64 values beyond
+    float32's largest finite value would silently become inf. The message
+    names the array and its largest magnitude.
+    """
+    arrays = dict(checkpoint.parameters)
+    for name, state in checkpoint.optimizer_state.items():
+        arrays.update({f"optimizer.{name}.{slot}": array for slot, array in state.items()})
+    if checkpoint.scaler is not None:
+        arrays["scaler.mean"], arrays["scaler.scale"] = checkpoint.scaler
+    for name, array in arrays.items():
+        _check_fits(name, array, np.dtype(dtype))
+
+
+def _check_fits(name, array, dtype):
+    largest = float(np.abs(array).max(initial=0.0))
+    limit = float(np.finfo(dtype).max)
+    if largest > limit:
+        raise CheckpointError(f"{name} holds {largest:.6g}, beyond {dtype.name}'s largest "
+                              f"finite value {limit:.6g}")
+
+
+def restore(checkpoint, network, optimizer=None, rngs=None):
+    """Put a checkpoint into a network, and into an optimizer and generators when given.
+
+    Parameters go into ``network`` in place (``array[...] = saved``, so views
+    stay views), cast to its dtype. The optimizer's state, ``iterations``
+    and ``current_learning_rate`` go into ``optimizer`` (through
+    ``optimizer.state(param)[slot][...] = saved``) when one was saved. The
+    generator states go into ``rngs`` ({name: Generator}) for every name
+    both have. Everything is checked before anything changes: the network
+    must have exactly the saved parameters and shapes, the optimizer the
+    saved slots, each generator must accept its state; else CheckpointError.
+    """
+    params = dict(network.parameters())
+    saved = checkpoint.header["optimizer"]
+    use_optimizer = optimizer is not None and saved is not None
+    if use_optimizer and sorted(optimizer.slots) != sorted(saved["slots"]):
+        raise CheckpointError(f"the checkpoint's optimizer {saved['name']!r} has the state "
+                              f"{sorted(saved['slots'])}, the optimizer given "
+                              f"{sorted(optimizer.slots)}")
+    _check_network(checkpoint, params, use_optimizer)
+    states = checkpoint.header["rng"] or {}
+    rngs = {name: generator for name, generator in (rngs or {}).items() if name in states}
+    for name, generator in rngs.items():
+        _set_state(type(generator.bit_generator)(), states[name], name)  # a trial run
+    for name, param in params.items():
+        param[...] = checkpoint.parameters[name]
+    if use_optimizer:
+        for name, param in params.items():
+            state = optimizer.state(param)
+            for slot, array in checkpoint.optimizer_state[name].items():
+                state[slot][...] = array
+        optimizer.iterations = saved["iterations"]
+        optimizer.current_learning_rate = saved["current_learning_rate"]
+    for name, generator in rngs.items():
+        _set_state(generator.bit_generator, states[name], name)
+
+
+def _check_network(checkpoint, params, with_optimizer):
+    """Refuse a network whose parameters (and their optimizer state) cannot hold the saved ones."""
+    missing = [name for name in checkpoint.parameters if name not in params]
+    unexpected = [name for name in params if name not in checkpoint.parameters]
+    if missing or unexpected:
+        raise CheckpointError(f"the network does not have the saved parameters: missing "
+                              f"{_few(missing)}, unexpected {_few(unexpected)}")
+    for name, param in params.items():
+        saved = checkpoint.parameters[name]
+        if param.shape != saved.shape:
+            raise CheckpointError(f"the network's {name} has shape {param.shape}, the saved "
+                                  f"one {saved.shape}")
+        _check_fits(name, saved, param.dtype)
+        if with_optimizer:
+            for slot, array in checkpoint.optimizer_state[name].items():
+                _check_fits(f"optimizer.{name}.{slot}", array, param.dtype)
+
+
+def _set_state(bit_generator, state, name):
+    try:
+        bit_generator.state = state
+    except (TypeError, ValueError, KeyError, OverflowError) as error:
+        raise CheckpointError(f"the saved state of the random generator {name!r} does not fit "
+                              f"a {type(bit_generator).__name__}: {_one_line(error)}") from None

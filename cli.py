@@ -33,6 +33,7 @@ DEFAULTS = dict(
     seed=0,                 # seed 0 draws the book's training data
     samples=100,            # points per class: the book's spiral(100, 3)
     classes=3,
+    data=None,              # --data PATH: the learner's own CSV file or image folder
     patience=None,          # no early stopping
     min_delta=0.0,
     log_level="INFO",
@@ -41,8 +42,10 @@ DEFAULTS = dict(
 
 # What a saved run (``--load``) passes on when its flag is not given: the data,
 # the network and how it is trained, so that training continues as it was.
-INHERITED = ("dataset", "samples", "classes", "loss", "hidden", "weight_scale", "dropout",
-             "l1", "l2", "batch_size", "dtype", "seed", "optimizer", "log_every")
+INHERITED = ("dataset", "data", "samples", "classes", "loss", "hidden", "weight_scale",
+             "dropout", "l1", "l2", "batch_size", "dtype", "seed", "optimizer", "log_every")
+# The flags that choose the data, which a dataset takes or not (its registry "options").
+DATA_OPTIONS = ("samples", "classes", "data")
 # A saved network has these built in: a flag that contradicts the file is refused.
 ARCHITECTURE = ("hidden", "classes", "loss")
 
@@ -150,7 +153,9 @@ def build_parser():
         description="Train a NumPy neural network (by default on the nnfs spiral data), "
                     "validate it, log its progress and plot the result.",
         epilog="Exit status: 0 done, 1 training diverged or the gradient check failed, "
-               "2 bad input, 130 interrupted by Ctrl-C.")
+               "2 bad input, 3 an output could not be written (the others were), 130 "
+               "stopped by Ctrl-C, 141 standard output or error closed, 143 stopped by "
+               "SIGTERM. A stopped run finishes its epoch and writes every output first.")
     p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
 
     g = p.add_argument_group("optimizer (unset values take the optimizer's default)")
@@ -212,6 +217,11 @@ def build_parser():
     g.add_argument("--classes", type=_whole(2, MAX_CLASSES),
                    help=f"number of classes, 2 to {MAX_CLASSES}: spiral arms or clusters "
                         f"(default: {DEFAULTS['classes']})")
+    g.add_argument("--data", type=Path, metavar="PATH",
+                   help="your own data (--dataset file): a CSV file of numeric feature "
+                        "columns with the class in the last column (header optional), or a "
+                        "folder with one subfolder of images per class (or train/ and test/ "
+                        "folders of them)")
 
     g = p.add_argument_group("output")
     g.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
@@ -236,13 +246,24 @@ def build_parser():
                    help="save the trained network (parameters and a JSON header)")
     g.add_argument("--load", type=Path, metavar="PATH.npz",
                    help="start from a saved network, with the saved run's settings for "
-                        "every flag not given; with --epochs 0 only evaluate it")
+                        "every flag not given, and go on exactly where it stopped; with "
+                        "--epochs 0 only evaluate it")
+    g.add_argument("--checkpoint-every", type=positive_whole, metavar="K",
+                   help="with --save: also rewrite the checkpoint every K epochs, so that a "
+                        "killed run loses at most K epochs")
+    g.add_argument("--predict", type=Path, metavar="PATH",
+                   help="with --load: print the saved network's prediction for each input "
+                        "of PATH (a CSV file of feature rows, an image, or a folder of images) "
+                        "and exit")
 
     g = p.add_argument_group("looking inside")
     g.add_argument("--check-gradients", action="store_true",
                    help="before training, compare the network's backpropagated gradients "
                         "with finite differences (float64) and exit 1 if any relative "
-                        "error exceeds 1e-5")
+                        "error exceeds 1e-5; shows its progress")
+    g.add_argument("--gradient-sample", type=positive_whole, metavar="N",
+                   help="with --check-gradients: check N random entries of each parameter "
+                        "array instead of all of them, for large networks (default: all)")
     g.add_argument("--explain", action="store_true",
                    help="run one training step and print, layer by layer, the formulas "
                         "with the actual shapes and numbers, then exit")
@@ -268,9 +289,11 @@ def resolve(args, saved=None):
     given = {key: value for key, value in vars(args).items() if value is not None}
     if saved is not None:
         for key in ARCHITECTURE:
-            if key in given and given[key] != saved.get(key):
+            if key in given and key in saved and given[key] != saved[key]:
                 raise UsageError(f"argument --{key}: the network in {str(args.load)!r} has "
                                  f"--{key} {_shown(saved.get(key))}, not {_shown(given[key])}")
+    if "data" in given and "dataset" not in given:
+        given["dataset"] = "file"  # --data PATH alone means --dataset file
     dataset = given.get("dataset", (saved or DEFAULTS).get("dataset", DEFAULTS["dataset"]))
     entry = registry.DATASETS[dataset]
     same_data = saved is not None and saved.get("dataset") == dataset
@@ -280,13 +303,15 @@ def resolve(args, saved=None):
     if saved is not None:
         # Other data keeps the saved network and training, not the saved data's size.
         base.update({key: saved[key] for key in INHERITED
-                     if key in saved and (same_data or key not in ("samples", "classes"))})
+                     if key in saved and (same_data or key not in DATA_OPTIONS)})
     config = dict(base)
     config.update({key: value for key, value in given.items() if key in DEFAULTS})
 
-    for option in ("samples", "classes"):
+    for option in DATA_OPTIONS:
         if option in given and option not in entry.options:
             raise UsageError(f"argument --{option}: does not apply to --dataset {dataset}")
+        if option in entry.options and config[option] is None:
+            raise UsageError(f"argument --dataset: {dataset} needs --{option}")
     tasks = registry.TASKS[entry.task]
     if config["loss"] is None:
         config["loss"] = next(name for name, head in registry.HEADS.items()
@@ -302,14 +327,18 @@ def resolve(args, saved=None):
     config["hyperparameters"] = _hyperparameters(args, config, saved)
     _check_combinations(args, config)
     plot = None
-    if not args.no_plot:
+    if not (args.no_plot or args.predict):
+        source = Path(config["data"]).stem if dataset == "file" else dataset
         plot = args.plot or Path("plots") / (
             f"{config['optimizer']}.png" if dataset == "spiral"
-            else f"{dataset}-{config['optimizer']}.png")
+            else f"{source}-{config['optimizer']}.png")
+    if config["data"] is not None:
+        config["data"] = str(config["data"])
     config.update(
         metrics=args.metrics, plot=plot, show=args.show, animate=args.animate,
         save=args.save, load=args.load, check_gradients=args.check_gradients,
-        explain=args.explain)
+        gradient_sample=args.gradient_sample, explain=args.explain, predict=args.predict,
+        checkpoint_every=args.checkpoint_every)
     return config
 
 
@@ -347,3 +376,15 @@ def _check_combinations(args, config):
         raise UsageError("argument --min-delta: needs --patience")
     if args.animate is not None and args.animate.suffix.lower() != ".gif":
         raise UsageError(f"argument --animate: {str(args.animate)!r} must end in .gif")
+    if args.checkpoint_every is not None and args.save is None:
+        raise UsageError("argument --checkpoint-every: needs --save")
+    if args.gradient_sample is not None and not args.check_gradients:
+        raise UsageError("argument --gradient-sample: needs --check-gradients")
+    if args.predict is not None:
+        if args.load is None:
+            raise UsageError("argument --predict: needs --load MODEL.npz")
+        for flag in ("epochs", "save", "metrics", "plot", "animate", "explain",
+                     "check_gradients", "show"):
+            if getattr(args, flag) not in (None, False):
+                raise UsageError(f"argument --predict: only predicts; it cannot be combined "
+                                 f"with --{flag.replace('_', '-')}")

@@ -1,12 +1,17 @@
 """One run of the program: data, network, optimizer, training, outputs and report.
 
-``run(args)`` takes the parsed flags (``cli.parse``), resolves them into
-the run's configuration (with ``--load``, together with the saved run's)
-and returns the exit status. ``--optimizer all`` is the same single run,
-once per registered optimizer, followed by a comparison.
+``run(args, stop)`` takes the parsed flags (``cli.parse``), resolves them into
+the run's configuration (with ``--load``, together with the saved run's),
+trains, writes the outputs and returns the exit status. ``--optimizer all``
+is the same single run, once per registered optimizer, then a comparison;
+``--predict`` only reads a saved network and answers for new inputs.
+
+Exit status: 0 done, 1 training diverged or the gradient check failed,
+2 bad input, 3 an output could not be written (the others were), and
+128 + the signal's number when a signal stopped the run: 130 Ctrl-C,
+141 a closed output pipe, 143 SIGTERM.
 """
 
-import contextlib
 import json
 import logging
 import sys
@@ -18,18 +23,21 @@ import numpy as np
 
 import checkpoint
 import cli
+import data
 import interrupts
+import outputs
 import plots
 import registry
 from explain import explain_step
 from gradcheck import check_network
+from layers import Dropout
 from metrics import record, write_metrics
 from model import build
-from train import COMPLETED, DIVERGED, INTERRUPTED, batches, columns, train
+from train import COMPLETED, DIVERGED, EARLY_STOPPED, INTERRUPTED, batches, columns, train
 
 log = logging.getLogger(__name__)
 
-EXIT_INTERRUPTED = interrupts.EXIT_STATUS["SIGINT"]  # a KeyboardInterrupt
+EXIT_OUTPUTS = 3
 GRADIENT_TOLERANCE = 1e-5
 
 
@@ -38,10 +46,20 @@ class Outcome:
     """What one training run did: its result, the evaluation it ends on, the files written."""
 
     name: str
-    result: object  # train.Result
-    final: dict     # the returned network evaluated: the row the report and checkpoint show
+    result: object   # train.Result
+    final: dict      # the returned network evaluated: the row the report and checkpoint show
     seconds: float
     written: list
+    failed: int      # outputs that could not be written
+
+
+@dataclass
+class Trainee:
+    """A network with its optimizer and the random streams that training draws from."""
+
+    network: object
+    optimizer: object
+    rngs: dict  # "shuffle" -> the mini-batch order, "dropout" -> the masks (when dropout is on)
 
 
 def run(args, stop=None):
@@ -52,51 +70,58 @@ def run(args, stop=None):
     stop = interrupts.Stop() if stop is None else stop
     try:
         saved = checkpoint.load(args.load) if args.load is not None else None
-        config = cli.resolve(args, saved[0].get("config") if saved else None)
-        for key in ("metrics", "plot", "animate", "save"):
-            if config[key] is not None:
-                check_writable(config[key], f"--{key}")
-        dataset = load_dataset(config)
-        head = registry.build(registry.HEADS[config["loss"]])
-        n_outputs = head.n_outputs(dataset.n_classes)
+        config = cli.resolve(args, _saved_config(saved))
         if saved is not None:
-            _check_fits(saved[0]["architecture"], dataset, n_outputs, config)
+            checkpoint.check_dtype(saved, np.dtype(config["dtype"]))
+        if config["predict"] is not None:
+            return predict(config, saved)
+        outputs.check(planned_outputs(config))
+        dataset = load_dataset(config, saved)
+        n_outputs = registry.build(registry.HEADS[config["loss"]]).n_outputs(dataset.n_classes)
+        if saved is not None:
+            _check_fits(saved.architecture, dataset, n_outputs, config)
     except checkpoint.CheckpointError as error:
         return _usage_error(f"argument --load: {error}")
-    except ValueError as error:  # cli.UsageError included
+    except ValueError as error:  # cli.UsageError and data.DataError included
         return _usage_error(str(error))
 
     log.info("configuration: %s", json.dumps(jsonable(config)))
     seeds = np.random.SeedSequence(config["seed"]).spawn(2)
 
-    def new_network():
-        # The same seed every time: every call starts from the same initial weights.
-        return build(dataset.n_features, config["hidden"], n_outputs,
-                     registry.build(registry.HEADS[config["loss"]]), dropout=config["dropout"],
-                     l1=config["l1"], l2=config["l2"], weight_scale=config["weight_scale"],
-                     rng=np.random.default_rng(seeds[0]), dtype=np.dtype(config["dtype"]))
+    def new_trainee(optimizer_name, hyperparameters):
+        # The same seeds every time: the same initial weights, masks and batch orders.
+        network = build(dataset.n_features, config["hidden"], n_outputs,
+                        registry.build(registry.HEADS[config["loss"]]),
+                        dropout=config["dropout"], l1=config["l1"], l2=config["l2"],
+                        weight_scale=config["weight_scale"],
+                        rng=np.random.default_rng(seeds[0]), dtype=np.dtype(config["dtype"]))
+        rngs = {"shuffle": np.random.default_rng(seeds[1])}
+        dropouts = [layer for layer in network.layers if isinstance(layer, Dropout)]
+        if dropouts:
+            rngs["dropout"] = dropouts[0].rng  # one generator, shared by every Dropout
+        return Trainee(network, make_optimizer(optimizer_name, hyperparameters), rngs)
 
-    network, start = new_network(), 0
-    if saved is not None:
-        header, arrays = saved
-        for name, array in network.parameters():
-            array[...] = arrays[name]
-        start = header["epoch"]
-        log.info("loaded %s: a %s network trained for %d epochs", config["load"],
-                 "-".join(map(str, network.widths())), start)
-
-    if config["check_gradients"] and not report_gradient_check(network, dataset):
-        return cli.EXIT_FAILED
     if config["optimizer"] == "all":
-        return run_all(config, dataset, new_network, seeds[1], stop)
-    optimizer = make_optimizer(config["optimizer"], config["hyperparameters"])
+        if config["check_gradients"]:
+            trainee = new_trainee("adam", cli.optimizer_defaults("adam", config["dataset"]))
+            if not report_gradient_check(trainee.network, dataset, config["gradient_sample"]):
+                return cli.EXIT_FAILED
+        return run_all(config, dataset, new_trainee, stop)
+
+    trainee = new_trainee(config["optimizer"], config["hyperparameters"])
+    start = 0
+    if saved is not None:
+        start = resume(saved, trainee, config)
+    if config["check_gradients"] and not report_gradient_check(
+            trainee.network, dataset, config["gradient_sample"]):
+        return cli.EXIT_FAILED
     if config["explain"]:
         # The first batch that training would see: all of it, or a shuffled mini-batch.
-        batch = batches(len(dataset.y_train), config["batch_size"],
-                        np.random.default_rng(seeds[1]))[0]
-        print(explain_step(network, optimizer, dataset.x_train[batch], dataset.y_train[batch]))
+        batch = batches(len(dataset.y_train), config["batch_size"], trainee.rngs["shuffle"])[0]
+        print(explain_step(trainee.network, trainee.optimizer, dataset.x_train[batch],
+                           dataset.y_train[batch]))
         return cli.EXIT_OK
-    outcome = run_one(config, dataset, network, optimizer, seeds[1], start, stop=stop)
+    outcome = run_one(config, dataset, trainee, start, stop)
     report(outcome, config, start)
     return exit_status([outcome], stop)
 
@@ -106,11 +131,46 @@ def _usage_error(message):
     return cli.EXIT_USAGE
 
 
-def load_dataset(config):
-    """The configured dataset, its arrays in the configured dtype (labels stay integers)."""
+def _saved_config(saved):
+    """The saved run's configuration, or what the architecture says of a foreign file's."""
+    if saved is None:
+        return None
+    if saved.config is not None:
+        return saved.config
+    # A checkpoint written by another program: its network is all we know of its run.
+    return dict(hidden=saved.architecture["hidden"], loss=saved.architecture["loss"],
+                dtype=saved.dtype.name)
+
+
+def planned_outputs(config):
+    """{flag: (path, kind)} of every file the run is to write, for ``outputs.check``."""
+    planned = {}
+    names = [config["optimizer"]] if config["optimizer"] != "all" else list(registry.OPTIMIZERS)
+    for name in names:
+        own = config if config["optimizer"] != "all" else _own_config(config, name)
+        label = "" if own is config else f" ({name})"
+        for flag, key, kind in (("--metrics", "metrics", "metrics"), ("--plot", "plot", "figure"),
+                                ("--animate", "animate", "gif"), ("--save", "save", "checkpoint")):
+            if own[key] is not None:
+                planned[f"{flag}{label}"] = (own[key], kind)
+        if own["plot"] is not None:
+            planned[f"--plot{label} (its .config.json)"] = (_config_path(own["plot"]), "metrics")
+    if config["optimizer"] == "all" and config["plot"] is not None:
+        planned["--plot"] = (config["plot"], "figure")
+    return planned
+
+
+def load_dataset(config, saved=None):
+    """The configured data, in the configured dtype (labels stay integers).
+
+    With a saved network that was trained on standardised features, the
+    features are standardised as it saw them: with the saved statistics.
+    """
     entry = registry.DATASETS[config["dataset"]]
     options = {key: config[key] for key in entry.options}
     dataset = registry.build(entry, seed=config["seed"], **options)
+    if saved is not None and saved.scaler is not None and dataset.scaler is not None:
+        dataset = _rescaled(dataset, saved.scaler)
     dtype = np.dtype(config["dtype"])
     dataset.x_train, dataset.x_val = dataset.x_train.astype(dtype), dataset.x_val.astype(dtype)
     if dataset.task == "regression":
@@ -119,16 +179,28 @@ def load_dataset(config):
     return dataset
 
 
+def _rescaled(dataset, scaler):
+    """The dataset's features standardised with ``scaler`` instead of its own statistics."""
+    mean, scale = dataset.scaler
+    if all(np.array_equal(a, b) for a, b in zip((mean, scale), scaler, strict=True)):
+        return dataset
+    log.info("standardising the features with the statistics of the loaded network's data")
+    for name in ("x_train", "x_val"):
+        raw = getattr(dataset, name) * scale + mean
+        setattr(dataset, name, data.standardise(raw, scaler))
+    dataset.scaler = scaler
+    return dataset
+
+
 def _check_fits(architecture, dataset, n_outputs, config):
     """Refuse a saved network that the configured data does not fit."""
+    source = f"--dataset {config['dataset']}"
     if architecture["n_inputs"] != dataset.n_features:
         raise cli.UsageError(f"argument --load: the network takes {architecture['n_inputs']} "
-                             f"features; --dataset {config['dataset']} has "
-                             f"{dataset.n_features}")
+                             f"features; {source} has {dataset.n_features}")
     if architecture["outputs"] != n_outputs:
         raise cli.UsageError(f"argument --load: the network has {architecture['outputs']} "
-                             f"outputs; --dataset {config['dataset']} with --loss "
-                             f"{config['loss']} needs {n_outputs}")
+                             f"outputs; {source} with --loss {config['loss']} needs {n_outputs}")
 
 
 def make_optimizer(name, hyperparameters):
@@ -137,19 +209,40 @@ def make_optimizer(name, hyperparameters):
     return registry.build(entry, **hyperparameters, **({"fused": True} if entry.fused else {}))
 
 
-def run_one(config, dataset, network, optimizer, shuffle_seed, start=0, prefix="", stop=None):
+def resume(saved, trainee, config):
+    """Put a saved run into ``trainee`` and return the epoch it had reached.
+
+    The same optimizer goes on with its saved state and step count, and the
+    random streams where they were: training continues exactly as one run
+    straight through would have. Another optimizer starts fresh, and says so.
+    """
+    same_optimizer = (saved.header["optimizer"] is not None
+                      and saved.header["optimizer"]["name"] == config["optimizer"])
+    checkpoint.restore(saved, trainee.network, trainee.optimizer if same_optimizer else None,
+                       trainee.rngs)
+    log.info("loaded %s: a %s network trained for %d epochs", config["load"],
+             "-".join(map(str, trainee.network.widths())), saved.epoch)
+    if saved.header["optimizer"] is None:
+        log.info("the checkpoint holds no optimizer state: a fresh %s starts",
+                 config["optimizer"])
+    elif not same_optimizer:
+        log.warning("the saved run used %s: a fresh %s starts, with no state",
+                    saved.header["optimizer"]["name"], config["optimizer"])
+    return saved.epoch
+
+
+def run_one(config, dataset, trainee, start, stop, prefix=""):
     """Train one network and write its outputs; returns its ``Outcome``."""
-    result, seconds, snapshots = train_one(config, network, optimizer, dataset, shuffle_seed,
-                                           start, prefix, stop)
-    final = evaluation_row(network, optimizer, dataset, result.epochs_done)
-    with stop.writing() if stop is not None else contextlib.nullcontext():
-        written = write_outputs(config, result, final, network, dataset, snapshots)
-    return Outcome(config["optimizer"], result, final, seconds, written)
+    result, seconds, snapshots = train_one(config, dataset, trainee, start, stop, prefix)
+    final = evaluation_row(trainee.network, trainee.optimizer, dataset, result.epochs_done)
+    with stop.writing():
+        written, failed = write_outputs(config, result, final, dataset, trainee, snapshots)
+    return Outcome(config["optimizer"], result, final, seconds, written, failed)
 
 
-def train_one(config, network, optimizer, dataset, shuffle_seed, start=0, prefix="",
-              stop=None):
+def train_one(config, dataset, trainee, start, stop, prefix=""):
     """Train one network; returns (train.Result, seconds, parameter snapshots)."""
+    network, optimizer = trainee.network, trainee.optimizer
     last_epoch = start + config["epochs"]
     snapshots = [] if config["animate"] is not None else None
 
@@ -161,11 +254,18 @@ def train_one(config, network, optimizer, dataset, shuffle_seed, start=0, prefix
         if snapshots is not None:
             snapshots.append([array.copy() for _, array in network.parameters()])
 
+    def on_epoch(epoch):
+        every = config["checkpoint_every"]
+        if every and epoch % every == 0 and epoch != last_epoch:
+            with stop.writing():
+                save_checkpoint(config, dataset, trainee, epoch, metrics=None)
+
     started = time.perf_counter()
     result = train(network, optimizer, dataset.x_train, dataset.y_train, dataset.x_val,
                    dataset.y_val, epochs=config["epochs"], log_every=config["log_every"],
-                   batch_size=config["batch_size"], rng=np.random.default_rng(shuffle_seed),
-                   on_log=on_log, layer_stats=log.isEnabledFor(logging.DEBUG), start=start,
+                   batch_size=config["batch_size"], rng=trainee.rngs["shuffle"],
+                   on_log=on_log, on_epoch=on_epoch,
+                   layer_stats=log.isEnabledFor(logging.DEBUG), start=start,
                    patience=config["patience"], min_delta=config["min_delta"], stop=stop)
     seconds = time.perf_counter() - started
     if result.epochs_done == 0:  # nothing trained: report the network as it stands
@@ -193,31 +293,72 @@ def evaluation_row(network, optimizer, dataset, epoch):
     return row
 
 
-def write_outputs(config, result, final, network, dataset, snapshots):
-    """Metrics, figure, configuration, animation and checkpoint, as asked; returns the paths."""
-    written = []
+def save_checkpoint(config, dataset, trainee, epoch, metrics, resumable=True):
+    """Write the checkpoint of ``config["save"]``; the optimizer and random streams too
+    when the run can go on exactly from it."""
+    network = trainee.network
+
+    def produce(path):
+        # Through an open file: given a path, numpy.savez would add ".npz" to any other name.
+        with open(path, "wb") as file:
+            checkpoint.write(file, network, loss=config["loss"], epoch=epoch,
+                             config=jsonable(config), metrics=metrics,
+                             optimizer=trainee.optimizer if resumable else None,
+                             optimizer_name=config["optimizer"],
+                             rngs=trainee.rngs if resumable else None, scaler=dataset.scaler,
+                             classes=dataset.class_names, image_shape=dataset.image_shape)
+
+    return outputs.write(config["save"], produce)
+
+
+def write_outputs(config, result, final, dataset, trainee, snapshots):
+    """Checkpoint first, then metrics, figure, configuration and animation, as asked.
+
+    A failure is one line on standard error naming the file; the other
+    outputs are still written. Returns (the paths written, the count failed).
+    """
+    network = trainee.network
     names = columns(network.head)
+    written, failed = [], 0
+    jobs = []
+    if config["save"] is not None and result.status == DIVERGED:
+        log.warning("not saving %s: the weights are not finite", config["save"])
+    elif config["save"] is not None:
+        # After early stopping the weights are those of an earlier epoch than the
+        # optimizer's state and the random streams: going on starts those afresh.
+        resumable = result.status != EARLY_STOPPED
+        jobs.append((config["save"], lambda: save_checkpoint(
+            config, dataset, trainee, final["epoch"], record(final, names), resumable)))
     if config["metrics"] is not None:
-        write_metrics(result.rows, config["metrics"], names, config=jsonable(config))
-        written.append(config["metrics"])
+        jobs.append((config["metrics"], lambda: outputs.write(
+            config["metrics"], lambda path: write_metrics(result.rows, path, names,
+                                                          config=jsonable(config)))))
     if config["plot"] is not None:
         title = (f"{config['optimizer']}: {result.epochs_done} epochs, "
                  f"validation accuracy {final['val_accuracy']:.3f}")
-        written.append(plots.plot_training(result.rows, network, dataset, config["plot"],
-                                           title=title, show=config["show"]))
-        config_path = config["plot"].with_suffix(".config.json")
-        config_path.write_text(json.dumps(jsonable(config), indent=1) + "\n")
-        written.append(config_path)
+        jobs.append((config["plot"], lambda: outputs.write(
+            config["plot"], lambda path: plots.plot_training(
+                result.rows, network, dataset, path, title=title, show=config["show"],
+                restored=final["epoch"] if result.status == EARLY_STOPPED else None))))
+        jobs.append((_config_path(config["plot"]), lambda: outputs.write(
+            _config_path(config["plot"]),
+            lambda path: path.write_text(json.dumps(jsonable(config), indent=1) + "\n"))))
     if config["animate"] is not None:
-        written.append(plots.animate_training(result.rows, snapshots, network, dataset,
-                                              config["animate"], title=config["optimizer"]))
-    if config["save"] is not None and result.status != DIVERGED:
-        checkpoint.save(config["save"], network, loss=config["loss"], epoch=final["epoch"],
-                        config=jsonable(config), metrics=record(final, names))
-        written.append(config["save"])
-    elif config["save"] is not None:
-        log.warning("not saving %s: the weights are not finite", config["save"])
-    return written
+        jobs.append((config["animate"], lambda: outputs.write(
+            config["animate"], lambda path: plots.animate_training(
+                result.rows, snapshots, network, dataset, path, title=config["optimizer"]))))
+    for path, job in jobs:
+        try:
+            job()
+            written.append(path)
+        except outputs.OutputError as error:
+            print(f"main.py: error: {error}", file=sys.stderr)
+            failed += 1
+    return written, failed
+
+
+def _config_path(plot):
+    return plot.with_suffix(".config.json")
 
 
 def report(outcome, config, start):
@@ -232,13 +373,21 @@ def report(outcome, config, start):
         print(f"wrote {path}")
 
 
-def report_gradient_check(network, dataset):
+def report_gradient_check(network, dataset, sample=None):
     """Print the gradient check of the network; True when every error is below 1e-5."""
     x, y = dataset.x_train, dataset.y_train
-    left_out, results = check_network(network, x, y)
+
+    def progress(done, total, seconds):
+        left = seconds / done * (total - done) if done else float("nan")
+        log.warning("gradient check: %d of %d entries in %.0f s, about %.0f s left",
+                    done, total, seconds, left)
+
+    left_out, results = check_network(network, x, y, sample=sample, progress=progress)
+    what = "every entry" if sample is None else f"up to {sample} random entries per array"
     print("gradient check: backpropagation against central differences "
-          f"(float64, h = 1e-5, dropout masks fixed), on {min(len(y), 100) - left_out} "
-          f"samples ({left_out} left out: they sit on a ReLU kink)")
+          f"(float64, h = 1e-5, dropout masks fixed), {what}, on "
+          f"{min(len(y), 100) - left_out} samples ({left_out} left out: they sit on a "
+          "ReLU kink)")
     print(f"  {'parameter':16} {'shape':>10} {'relative error':>15} {'checked':>8} "
           f"{'skipped':>8}")
     shapes = dict(network.parameters())
@@ -258,27 +407,36 @@ def _suffixed(path, name):
     return None if path is None else path.with_name(f"{path.stem}-{name}{path.suffix}")
 
 
-def run_all(config, dataset, new_network, shuffle_seed, stop):
+def _own_config(config, name):
+    """The configuration of optimizer ``name``'s run within ``--optimizer all``."""
+    return dict(config, optimizer=name,
+                hyperparameters=cli.optimizer_defaults(name, config["dataset"]),
+                **{key: _suffixed(config[key], name)
+                   for key in ("metrics", "plot", "animate", "save")})
+
+
+def run_all(config, dataset, new_trainee, stop):
     """Every registered optimizer through the single-run code, then a comparison."""
     outcomes, networks = [], {}
     for name in registry.OPTIMIZERS:
-        own = dict(config, optimizer=name,
-                   hyperparameters=cli.optimizer_defaults(name, config["dataset"]),
-                   **{key: _suffixed(config[key], name)
-                      for key in ("metrics", "plot", "animate", "save")})
-        network = new_network()
-        outcome = run_one(own, dataset, network, make_optimizer(name, own["hyperparameters"]),
-                          shuffle_seed, prefix=f"{name:8}", stop=stop)
+        own = _own_config(config, name)
+        trainee = new_trainee(name, own["hyperparameters"])
+        outcome = run_one(own, dataset, trainee, 0, stop, prefix=f"{name:8}")
         outcomes.append(outcome)
-        networks[name] = network
+        networks[name] = trainee.network
         if outcome.result.status == INTERRUPTED:
             break
 
     written = []
     if config["plot"] is not None:
-        written.append(plots.plot_comparison(
-            {o.name: (o.result.rows, networks[o.name]) for o in outcomes}, dataset,
-            config["plot"], show=config["show"]))
+        with stop.writing():
+            try:
+                written.append(outputs.write(config["plot"], lambda path: plots.plot_comparison(
+                    {o.name: (o.result.rows, networks[o.name]) for o in outcomes}, dataset,
+                    path, show=config["show"])))
+            except outputs.OutputError as error:
+                print(f"main.py: error: {error}", file=sys.stderr)
+                outcomes[-1].failed += 1
     print(f"{'optimizer':10} {'train acc':>9} {'train loss':>10} {'val acc':>8} "
           f"{'val loss':>8} {'seconds':>8}  status")
     for outcome in outcomes:
@@ -292,11 +450,46 @@ def run_all(config, dataset, new_network, shuffle_seed, stop):
 
 
 def exit_status(outcomes, stop):
-    """0 done, 1 a run diverged, 128 + the signal's number when a signal stopped it."""
+    """The run's exit status: a signal's first, then divergence, then a failed output."""
     statuses = {outcome.result.status for outcome in outcomes}
     if INTERRUPTED in statuses:
-        return interrupts.EXIT_STATUS.get(stop.cause, EXIT_INTERRUPTED)
-    return cli.EXIT_FAILED if DIVERGED in statuses else cli.EXIT_OK
+        return interrupts.EXIT_STATUS.get(stop.cause, interrupts.EXIT_STATUS["SIGINT"])
+    if DIVERGED in statuses:
+        return cli.EXIT_FAILED
+    return EXIT_OUTPUTS if any(outcome.failed for outcome in outcomes) else cli.EXIT_OK
+
+
+def predict(config, saved):
+    """Print the saved network's prediction for each input of ``--predict``; exit status."""
+    architecture = saved.architecture
+    head = registry.build(registry.HEADS[architecture["loss"]])
+    network = build(architecture["n_inputs"], architecture["hidden"], architecture["outputs"],
+                    head, dtype=saved.dtype)
+    checkpoint.restore(saved, network)
+    image_shape = saved.header["image_shape"]
+    names, raw = data.prediction_inputs(config["predict"], architecture["n_inputs"],
+                                        None if image_shape is None else tuple(image_shape))
+    x = raw if saved.scaler is None else data.standardise(raw, saved.scaler)
+    results = network.outputs(x.astype(saved.dtype))
+    classes = saved.header["classes"]
+    width = max(len(name) for name in names)
+    for name, output in zip(names, results, strict=True):
+        print(f"{name:{width}}  {_answer(head, output, classes)}")
+    return cli.EXIT_OK
+
+
+def _answer(head, output, classes):
+    """One input's prediction in words: its class and probability, or its value."""
+    if head.task == "regression":
+        return " ".join(f"{value:.6g}" for value in output)
+    if head.task == "binary":
+        index = int(output[0] > 0.5)
+        probability = output[0] if index else 1 - output[0]
+    else:
+        index = int(np.argmax(output))
+        probability = output[index]
+    label = classes[index] if classes else str(index)
+    return f"{label}  (probability {probability:.3f})"
 
 
 def format_row(row, epochs):
@@ -310,21 +503,3 @@ def format_row(row, epochs):
 def jsonable(config):
     return {key: str(value) if isinstance(value, Path) else value
             for key, value in config.items()}
-
-
-def check_writable(path, flag):
-    """Fail before training, not after it, if an output cannot be written."""
-    try:
-        if path.parent.exists() and not path.parent.is_dir():
-            raise NotADirectoryError(f"{str(path.parent)!r} is not a directory")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            raise IsADirectoryError("it is a directory")
-        existed = path.exists()
-        with path.open("a"):
-            pass
-        if not existed:
-            path.unlink()
-    except OSError as error:
-        reason = str(error) if not error.strerror else error.strerror
-        raise ValueError(f"argument {flag}: cannot write {str(path)!r}: {reason}") from None

@@ -8,6 +8,7 @@ the same comparison on a whole configured network (``main.py
 """
 
 import copy
+import time
 
 import numpy as np
 
@@ -48,7 +49,8 @@ def relative_error(analytic, numeric, floor=0.0):
     return float(np.linalg.norm(analytic - numeric) / denominator)
 
 
-def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5):
+def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5, sample=None,
+                  progress=None, every=5.0):
     """Compare backpropagated gradients of a network with central differences.
 
     Works on a float64 copy of ``network`` (the original is not touched), on
@@ -68,6 +70,11 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5):
     and rounding in a loss of ~1 (~1e-16 / h per evaluation) would otherwise
     pass for a wrong gradient. A bug still shows: a wrong gradient of
     1e-6 gives an error of order 1e-2, far above 1e-5.
+
+    ``sample``: check at most that many entries of each parameter array,
+    chosen at random (seeded), instead of all of them: a large network has
+    too many for two forward passes each. ``progress(done, total, seconds)``
+    is called after one second and then every ``every`` seconds.
 
     Returns ``(samples left out, [(name, relative error, checked, skipped)])``
     with one tuple per parameter array.
@@ -108,24 +115,40 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5):
     x, y = x[~on_kink], y[~on_kink]
     total_loss()
     net.backward(y)
-    results = []
+    chooser = np.random.default_rng(seed)
+    plan = []  # (name, parameter, its gradient, the entries to check)
     for (name, param), layer_grad in zip(net.parameters(), _gradients(net), strict=True):
-        analytic = layer_grad.copy()
+        entries = list(np.ndindex(param.shape))
+        if sample is not None and sample < len(entries):
+            picked = chooser.choice(len(entries), size=sample, replace=False)
+            entries = [entries[i] for i in sorted(picked)]
+        plan.append((name, param, layer_grad.copy(), entries))
+    total, done = sum(len(entries) for *_, entries in plan), 0
+    started = time.perf_counter()
+    last_report = started - every + 1.0  # the first report after one second, if it lasts
+    results = []
+    for name, param, analytic, entries in plan:
         l1 = _l1_of(net, name)
-        numeric = np.zeros_like(param)
-        keep = np.ones(param.shape, dtype=bool)
-        for index in np.ndindex(param.shape):
+        numeric = np.zeros(len(entries))
+        keep = np.ones(len(entries), dtype=bool)
+        for position, index in enumerate(entries):
             original = param[index]
             param[index] = original + h
             f_plus, side_plus = total_loss(), kinks()
             param[index] = original - h
             f_minus, side_minus = total_loss(), kinks()
             param[index] = original
-            numeric[index] = (f_plus - f_minus) / (2 * h)
+            numeric[position] = (f_plus - f_minus) / (2 * h)
             if (side_plus != side_minus).any() or (l1 and abs(original) <= h):
-                keep[index] = False
+                keep[position] = False
+            done += 1
+            now = time.perf_counter()
+            if progress is not None and now - last_report >= every:
+                progress(done, total, now - started)
+                last_report = now
+        checked = np.array([analytic[index] for index in entries])
         floor = 1e-4 * np.sqrt(keep.sum())
-        results.append((name, relative_error(analytic[keep], numeric[keep], floor),
+        results.append((name, relative_error(checked[keep], numeric[keep], floor),
                         int(keep.sum()), int((~keep).sum())))
     return int(on_kink.sum()), results
 

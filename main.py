@@ -3,11 +3,15 @@
     python main.py --optimizer adam --log-level DEBUG
 
 The entry point: ``cli.py`` parses and resolves the flags, ``experiment.py``
-runs them; here only logging is set up. Exit status: 0 done, 1 training
-diverged or the gradient check failed, 2 bad input, 130 interrupted by Ctrl-C.
+runs them; here logging is set up, signals are caught for the whole run
+(``interrupts.py``), and a closed output pipe ends the run quietly.
+Exit status: 0 done, 1 training diverged or the gradient check failed,
+2 bad input, 3 an output could not be written, 130 Ctrl-C, 141 a closed
+pipe, 143 SIGTERM.
 """
 
 import logging
+import os
 import sys
 
 import cli
@@ -15,7 +19,30 @@ import interrupts
 
 # Loggers of this program's modules; other libraries only show their warnings.
 OWN_LOGGERS = {"main", "experiment", "data", "model", "train", "metrics", "plots",
-               "checkpoint", "gradcheck", "explain", "interrupts"}
+               "checkpoint", "gradcheck", "explain", "interrupts", "outputs"}
+
+
+class _LogHandler(logging.StreamHandler):
+    """Log lines to standard error; if that pipe closes, stop the run instead of failing."""
+
+    def __init__(self, stop):
+        super().__init__(sys.stderr)
+        self.stop = stop
+        self.addFilter(lambda record: record.levelno >= logging.WARNING
+                       or record.name.split(".")[0] in OWN_LOGGERS)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s",
+                                            datefmt="%H:%M:%S"))
+
+    def emit(self, record):
+        if self.stream is not None:
+            super().emit(record)
+
+    def handleError(self, record):
+        if isinstance(sys.exc_info()[1], BrokenPipeError):
+            self.stream = None  # nobody reads the log any more: say nothing more
+            self.stop.request("SIGPIPE")
+        else:
+            super().handleError(record)
 
 
 def main(argv=None):
@@ -27,21 +54,22 @@ def main(argv=None):
     # Imported only now, so that --help and a bad flag never wait for NumPy.
     import experiment
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(lambda record: record.levelno >= logging.WARNING
-                      or record.name.split(".")[0] in OWN_LOGGERS)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(message)s",
-                                           datefmt="%H:%M:%S"))
     root = logging.getLogger()
     previous_level = root.level
-    root.addHandler(handler)
     root.setLevel(args.log_level or cli.DEFAULTS["log_level"])
-    try:
-        with interrupts.Stop() as stop:
+    with interrupts.Stop() as stop:
+        handler = _LogHandler(stop)
+        root.addHandler(handler)
+        try:
             return experiment.run(args, stop)
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(previous_level)
+        except BrokenPipeError:
+            # Standard output was closed (``main.py | head``): the outputs are
+            # written by then; leave quietly, without Python's own complaint at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return interrupts.EXIT_STATUS["SIGPIPE"]
+        finally:
+            root.removeHandler(handler)
+            root.setLevel(previous_level)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,15 @@ def class_colours(n_classes):
     return [palette(i / (n_classes - 1)) for i in range(n_classes)]
 
 
+# Colours of the optimizers compared by --optimizer all, none of them a class
+# colour of ``class_colours``, so that one colour means one thing in a figure.
+RUN_COLOURS = ("black", "#8e44ad", "#d81b60", "#b8860b", "#607d8b", "#795548")
+
+
+def run_colour(index):
+    return RUN_COLOURS[index % len(RUN_COLOURS)]
+
+
 def _grid(x, resolution):
     """A resolution x resolution grid over the points' bounding box, padded."""
     pad = 0.25
@@ -108,7 +117,7 @@ def fitted_curve(ax, network, x, y):
     ax.set_title("fit (training data)")
 
 
-def confusion_matrix(ax, network, x, y, class_names):
+def confusion_matrix(ax, network, x, y, class_names, which="training data"):
     """How often each true class (row) was predicted as each class (column)."""
     n = len(class_names)
     counts = np.zeros((n, n), dtype=int)
@@ -122,7 +131,24 @@ def confusion_matrix(ax, network, x, y, class_names):
         ax.set_yticks(range(n), class_names)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title("confusion matrix (training data)")
+    ax.set_title(f"confusion matrix ({which})")
+
+
+def misclassified(axes, network, x, y, class_names, image_shape):
+    """The first misclassified images, one per axis, titled true -> predicted."""
+    wrong = []
+    if network.is_finite():
+        predicted = network.predict(x).reshape(len(y))
+        wrong = np.flatnonzero(predicted != y)
+    for ax in axes:
+        ax.set_axis_off()
+    for ax, index in zip(axes, wrong, strict=False):
+        ax.imshow(x[index].reshape(image_shape), cmap="gray")
+        ax.set_title(f"{class_names[y[index]]} -> {class_names[predicted[index]]}",
+                     fontsize="x-small", color="tab:red")
+    if len(axes):
+        axes[0].text(0, -0.35, f"misclassified (true -> predicted): {len(wrong)} of {len(y)}",
+                     transform=axes[0].transAxes, fontsize="small", va="top")
 
 
 def predicted_against_true(ax, network, x, y):
@@ -151,23 +177,38 @@ def draw_problem(ax, network, dataset, resolution=200):
         predicted_against_true(ax, network, x, y)
 
 
-def plot_training(rows, network, dataset, path, *, title="", show=False):
+def plot_training(rows, network, dataset, path, *, title="", show=False, restored=None):
     """Loss, accuracy (and R^2) and learning rate per logged epoch, beside the problem.
 
     Saves the figure to ``path`` (parent folders are created; the format is
-    the suffix's) and, with ``show``, also opens a window.
+    the suffix's) and, with ``show``, also opens a window. ``restored``: the
+    epoch whose weights early stopping put back, marked on the curves.
     """
     plt = _pyplot(show)
-    return _save(training_figure(plt, rows, network, dataset, title), plt, path, show)
+    fig = training_figure(plt, rows, network, dataset, title, restored)
+    return _save(fig, plt, path, show)
 
 
-def training_figure(plt, rows, network, dataset, title=""):
-    """The figure of ``plot_training``: curves on the left, the problem on the right."""
+def training_figure(plt, rows, network, dataset, title="", restored=None):
+    """The figure of ``plot_training``: curves on the left, the problem on the right.
+
+    For images the right holds the confusion matrix of the validation data
+    and its first misclassified images.
+    """
     epochs = [row["epoch"] for row in rows]
     fig = plt.figure(figsize=(13, 7.5), layout="constrained")
     grid = fig.add_gridspec(3, 2, width_ratios=(1.2, 1))
     ax_loss, ax_acc, ax_lr = (fig.add_subplot(grid[i, 0]) for i in range(3))
-    ax_problem = fig.add_subplot(grid[:, 1])
+    if dataset.image_shape is not None and dataset.task == "classes":
+        right = grid[:, 1].subgridspec(2, 1, height_ratios=(1.4, 1))
+        confusion_matrix(fig.add_subplot(right[0]), network, dataset.x_val, dataset.y_val,
+                         dataset.class_names, "validation data")
+        cells = right[1].subgridspec(2, 6)
+        misclassified([fig.add_subplot(cells[i, j]) for i in range(2) for j in range(6)],
+                      network, dataset.x_val, dataset.y_val, dataset.class_names,
+                      dataset.image_shape)
+    else:
+        draw_problem(fig.add_subplot(grid[:, 1]), network, dataset)
 
     ax_loss.plot(epochs, [r["loss"] for r in rows], label="training (data + reg.)")
     ax_loss.plot(epochs, [r["data_loss"] for r in rows], label="training data loss",
@@ -186,9 +227,11 @@ def training_figure(plt, rows, network, dataset, title=""):
     ax_lr.set_xlabel("epoch")
     for ax in (ax_loss, ax_acc, ax_lr):
         ax.grid(alpha=0.3)
+        if restored is not None:
+            ax.axvline(restored, color="grey", linestyle="--", linewidth=1,
+                       label=f"restored: epoch {restored}")
     ax_loss.legend(fontsize="small")
     ax_acc.legend(fontsize="small")
-    draw_problem(ax_problem, network, dataset)
     if title:
         fig.suptitle(title)
     return fig
@@ -205,17 +248,18 @@ def plot_comparison(runs, dataset, path, *, show=False):
     curves = [fig.add_subplot(grid[0, i]) for i in range(2)]
     if len(runs) > 2:
         curves.append(fig.add_subplot(grid[0, 2:]))
-    for name, (rows, _) in runs.items():
+    for index, (name, (rows, _)) in enumerate(runs.items()):
         epochs = [row["epoch"] for row in rows]
-        line, = curves[0].plot(epochs, [r["loss"] for r in rows], label=f"{name} training")
-        curves[0].plot(epochs, [r["val_loss"] for r in rows], color=line.get_color(),
+        colour = run_colour(index)
+        curves[0].plot(epochs, [r["loss"] for r in rows], color=colour, label=f"{name} training")
+        curves[0].plot(epochs, [r["val_loss"] for r in rows], color=colour,
                        linestyle="--", label=f"{name} validation")
-        curves[1].plot(epochs, [r["accuracy"] for r in rows], color=line.get_color(),
+        curves[1].plot(epochs, [r["accuracy"] for r in rows], color=colour,
                        label=f"{name} training")
-        curves[1].plot(epochs, [r["val_accuracy"] for r in rows], color=line.get_color(),
+        curves[1].plot(epochs, [r["val_accuracy"] for r in rows], color=colour,
                        linestyle="--", label=f"{name} validation")
         if len(curves) > 2:
-            curves[2].plot(epochs, [r["learning_rate"] for r in rows], color=line.get_color(),
+            curves[2].plot(epochs, [r["learning_rate"] for r in rows], color=colour,
                            label=name)
     for ax, label in zip(curves, ("loss", "accuracy", "learning rate"), strict=False):
         ax.set_ylabel(label)
@@ -229,58 +273,63 @@ def plot_comparison(runs, dataset, path, *, show=False):
     for column, (name, (rows, network)) in enumerate(runs.items()):
         ax = fig.add_subplot(grid[1, column])
         draw_problem(ax, network, dataset)
-        ax.set_title(f"{name}: validation accuracy {rows[-1]['val_accuracy']:.3f}")
+        ax.set_title(f"{name}: validation accuracy {rows[-1]['val_accuracy']:.3f}",
+                     color=run_colour(column))
     return _save(fig, plt, path, show)
 
 
-def animate_training(rows, snapshots, network, dataset, path, *, title="", max_frames=100):
+def animate_training(rows, snapshots, network, dataset, path, *, title="", max_frames=100,
+                     frame_ms=100, last_ms=2000):
     """A GIF of the network learning: one frame per logged epoch, at most ``max_frames``.
 
     Each frame shows the problem panel drawn with the parameters saved at
     that epoch (``snapshots``: one list of arrays, in ``network.parameters()``
-    order, per row) beside the loss and accuracy curves up to it. The
+    order, per row) beside the loss and accuracy curves up to it. Frames
+    last ``frame_ms``, the last one ``last_ms``, so the end can be seen. The
     network is left with its final parameters.
     """
     plt = _pyplot(False)
-    from matplotlib.animation import PillowWriter
+    from PIL import Image
 
     frames = np.unique(np.linspace(0, len(rows) - 1, min(len(rows), max_frames)).astype(int))
     parameters = [array for _, array in network.parameters()]
     final = [array.copy() for array in parameters]
     fig, (ax_problem, ax_loss, ax_acc) = plt.subplots(
-        1, 3, figsize=(13, 4.3), layout="constrained", width_ratios=(1.1, 1, 1))
+        1, 3, figsize=(13, 4.3), dpi=70, layout="constrained", width_ratios=(1.1, 1, 1))
     epochs = [row["epoch"] for row in rows]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = PillowWriter(fps=10)
+    images = []
     try:
-        with writer.saving(fig, path, dpi=70):
-            for frame in frames:
-                for array, saved in zip(parameters, snapshots[frame], strict=True):
-                    array[...] = saved
-                for ax in (ax_problem, ax_loss, ax_acc):
-                    ax.clear()
-                draw_problem(ax_problem, network, dataset, resolution=100)
-                upto = slice(0, frame + 1)
-                for ax, key, label in ((ax_loss, "loss", "loss"),
-                                       (ax_acc, "accuracy", "accuracy")):
-                    ax.plot(epochs[upto], [r[key] for r in rows[upto]], label="training")
-                    ax.plot(epochs[upto], [r[f"val_{key}"] for r in rows[upto]],
-                            label="validation")
-                    ax.set_xlim(epochs[0], max(epochs[-1], epochs[0] + 1))
-                    ax.set_xlabel("epoch")
-                    ax.set_ylabel(label)
-                    ax.grid(alpha=0.3)
-                    ax.legend(fontsize="small", loc="center right")
-                finite = [r[k] for r in rows for k in ("loss", "val_loss") if np.isfinite(r[k])]
-                ax_loss.set_ylim(0, max(finite, default=1.0) * 1.05)
-                ax_acc.set_ylim(0, 1)
-                fig.suptitle(f"{title} epoch {epochs[frame]}".strip())
-                writer.grab_frame()
+        for frame in frames:
+            for array, saved in zip(parameters, snapshots[frame], strict=True):
+                array[...] = saved
+            for ax in (ax_problem, ax_loss, ax_acc):
+                ax.clear()
+            draw_problem(ax_problem, network, dataset, resolution=100)
+            upto = slice(0, frame + 1)
+            for ax, key, label in ((ax_loss, "loss", "loss"), (ax_acc, "accuracy", "accuracy")):
+                ax.plot(epochs[upto], [r[key] for r in rows[upto]], label="training")
+                ax.plot(epochs[upto], [r[f"val_{key}"] for r in rows[upto]],
+                        label="validation")
+                ax.set_xlim(epochs[0], max(epochs[-1], epochs[0] + 1))
+                ax.set_xlabel("epoch")
+                ax.set_ylabel(label)
+                ax.grid(alpha=0.3)
+                ax.legend(fontsize="small", loc="center right")
+            finite = [r[k] for r in rows for k in ("loss", "val_loss") if np.isfinite(r[k])]
+            ax_loss.set_ylim(0, max(finite, default=1.0) * 1.05)
+            ax_acc.set_ylim(0, 1)
+            fig.suptitle(f"{title} epoch {epochs[frame]}".strip())
+            fig.canvas.draw()
+            images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())).convert("RGB"))
     finally:
         for array, saved in zip(parameters, final, strict=True):
             array[...] = saved
         plt.close(fig)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    durations = [frame_ms] * (len(images) - 1) + [last_ms]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:],
+                   duration=durations, loop=0)
     return path
 
 

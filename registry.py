@@ -126,6 +126,19 @@ DATASETS = {
                     defaults=dict(hidden=[64, 64], weight_scale=0.1, samples=1000),
                     optimizer_defaults=dict(adam=dict(learning_rate=0.005, decay=1e-3,
                                                       beta_1=0.9))),
+    "digits": Dataset("data:digits", "scikit-learn's 1797 handwritten digits, 8x8 pixels "
+                      "(needs scikit-learn)", "classes",
+                      defaults=dict(hidden=[64], l2=5e-4, batch_size=32, epochs=30,
+                                    log_every=1),
+                      optimizer_defaults=dict(adam=dict(learning_rate=0.005, decay=1e-3,
+                                                        beta_1=0.9))),
+    # The book's chapter 19 (Fashion-MNIST): 784-128-128-10, batches of 128, 10 epochs,
+    # Adam lr 0.001, decay 1e-3.
+    "file": Dataset("data:user_data", "your own data, given with --data PATH", "classes",
+                    options=("data",),
+                    defaults=dict(hidden=[128, 128], batch_size=128, epochs=10, log_every=1),
+                    optimizer_defaults=dict(adam=dict(learning_rate=0.001, decay=1e-3,
+                                                      beta_1=0.9))),
 }
 
 # Which head tasks fit which dataset task, the first being the default.

@@ -1,4 +1,10 @@
+import sys
+
 import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from PIL import Image
 
 import data
 
@@ -57,3 +63,457 @@ def test_sine_validation_is_the_midpoints():
     np.testing.assert_allclose(d.x_val[:, 0], (np.arange(8) + 0.5) / 8)
     np.testing.assert_allclose(d.y_train, np.sin(2 * np.pi * d.x_train))
     np.testing.assert_allclose(d.y_val, np.sin(2 * np.pi * d.x_val))
+
+
+# -- split, fit_scaler, standardise -------------------------------------------------------------
+
+LABELS = np.repeat([0, 1, 2], [40, 12, 7])
+
+
+def test_split_is_stratified_by_class():
+    train, val = data.split(LABELS, 0.25, seed=0)
+    # round(0.25 * count) per class: 10 of 40, 3 of 12, round(1.75) = 2 of 7.
+    assert np.array_equal(np.bincount(LABELS[val]), [10, 3, 2])
+    assert np.array_equal(np.bincount(LABELS[train]), [30, 9, 5])
+
+
+def test_split_is_disjoint_complete_sorted_int64():
+    train, val = data.split(LABELS, 0.3, seed=4)
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(len(LABELS)))
+    assert not set(train) & set(val)
+    assert np.array_equal(train, np.sort(train)) and np.array_equal(val, np.sort(val))
+    assert train.dtype == val.dtype == np.int64
+
+
+def test_split_same_seed_same_split_other_seed_other_split():
+    first, second = data.split(LABELS, 0.25, seed=3), data.split(LABELS, 0.25, seed=3)
+    other = data.split(LABELS, 0.25, seed=4)
+    assert np.array_equal(first[1], second[1]) and np.array_equal(first[0], second[0])
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_split_leaves_numpys_global_generator_alone():
+    np.random.seed(5)
+    before = np.random.get_state()[1].copy()
+    data.split(LABELS, 0.25, seed=1)
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
+def test_split_holds_out_one_of_two_none_of_one_and_keeps_one_for_training():
+    labels = np.array(["b", "a", "c", "c", "b", "d", "d"])  # a: 1, b: 2, c: 2, d: 2
+    train, val = data.split(labels, 0.1, seed=0)  # round(0.2) = 0, raised to 1
+    assert sorted(labels[val]) == ["b", "c", "d"]
+    _, val = data.split(labels, 0.9, seed=0)  # round(1.8) = 2, capped at 1
+    assert sorted(labels[val]) == ["b", "c", "d"]
+
+
+def test_split_refuses_a_validation_fraction_outside_0_1():
+    for validation in (0, 1, -0.5, 1.5):
+        with pytest.raises(ValueError, match="validation"):
+            data.split(LABELS, validation, seed=0)
+
+
+@given(st.lists(st.integers(0, 4), min_size=1, max_size=60), st.floats(0.05, 0.95),
+       st.integers(0, 2**32 - 1))
+def test_split_property_partition_with_per_class_counts(labels, validation, seed):
+    labels = np.array(labels)
+    train, val = data.split(labels, validation, seed)
+    assert np.array_equal(np.sort(np.concatenate([train, val])), np.arange(len(labels)))
+    for label in np.unique(labels):
+        count, held = np.sum(labels == label), np.sum(labels[val] == label)
+        expected = 0 if count == 1 else min(max(round(validation * count), 1), count - 1)
+        assert held == expected
+
+
+def test_fit_scaler_mean_and_std_columns_with_constant_scale_one():
+    x = np.array([[1.0, 5.0, 0.1], [3.0, 5.0, 0.1], [5.0, 5.0, 0.1]])
+    mean, scale = data.fit_scaler(x)
+    assert mean.shape == scale.shape == (1, 3) and mean.dtype == scale.dtype == np.float64
+    np.testing.assert_allclose(mean, [[3.0, 5.0, 0.1]])
+    np.testing.assert_allclose(scale, [[np.sqrt(8 / 3), 1.0, 1.0]])
+    z = data.standardise(x, (mean, scale))
+    np.testing.assert_allclose(z.mean(axis=0), 0, atol=1e-12)
+    assert np.all(z[:, 1:] == 0)  # constant columns become exactly 0
+
+
+def test_standardise_returns_new_float64_and_leaves_the_input_alone():
+    x = np.array([[0, 255], [128, 64]], dtype=np.uint8)
+    copy = x.copy()
+    scaler = (np.full((1, 2), 127.5), np.full((1, 2), 127.5))
+    z = data.standardise(x, scaler)
+    assert z.dtype == np.float64 and np.array_equal(x, copy)
+    np.testing.assert_allclose(z, (x - 127.5) / 127.5)
+
+
+def test_standardisation_uses_training_statistics_only(tmp_path):
+    # A CSV whose one outlier row lands in the validation part: the mean must not see it.
+    labels = np.repeat([0, 1], 20)
+    train, val = data.split(labels, 0.25, seed=0)
+    features = np.arange(80, dtype=np.float64).reshape(40, 2)
+    features[val[0]] = [1e6, -1e6]
+    path = _csv(tmp_path, "f1,f2,label", *(f"{a},{b},{k}" for (a, b), k in zip(
+        features, labels, strict=True)))
+    d = data.from_path(path, seed=0)
+    mean, scale = d.scaler
+    np.testing.assert_allclose(mean, features[train].mean(axis=0, keepdims=True))
+    np.testing.assert_allclose(scale, features[train].std(axis=0, keepdims=True))
+    np.testing.assert_allclose(d.x_val * scale + mean, features[val])
+    np.testing.assert_allclose(d.x_train.mean(axis=0), 0, atol=1e-12)
+
+
+# -- digits ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def digits():
+    pytest.importorskip("sklearn")
+    return data.digits(seed=0)
+
+
+def test_digits_shapes_classes_and_image_shape(digits):
+    d = digits
+    assert len(d.x_train) + len(d.x_val) == 1797
+    assert d.x_train.shape[1] == d.x_val.shape[1] == 64 == d.n_features
+    assert d.class_names == [str(k) for k in range(10)] and d.n_classes == 10
+    assert d.task == "classes" and d.name == "digits" and d.image_shape == (8, 8)
+    assert d.x_train.dtype == np.float64 and d.y_train.dtype == d.y_val.dtype == np.int64
+    assert d.scaler[0].shape == d.scaler[1].shape == (1, 64)
+
+
+def test_digits_holds_out_about_a_quarter_of_each_class(digits):
+    val_counts = np.bincount(digits.y_val, minlength=10)
+    all_counts = val_counts + np.bincount(digits.y_train, minlength=10)
+    assert np.all(np.abs(val_counts - 0.25 * all_counts) <= 0.5)
+
+
+def test_digits_training_features_have_mean_0_and_std_1(digits):
+    x = digits.x_train
+    varying = x.std(axis=0) > 0
+    assert 50 < varying.sum() < 64  # some border pixels are always 0
+    np.testing.assert_allclose(x.mean(axis=0), 0, atol=1e-12)
+    np.testing.assert_allclose(x[:, varying].std(axis=0), 1)
+
+
+def test_digits_is_seeded(digits):
+    again, other = data.digits(seed=0), data.digits(seed=1)
+    assert np.array_equal(again.x_val, digits.x_val)
+    assert not np.array_equal(other.y_val, digits.y_val)
+
+
+def test_digits_without_scikit_learn_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(data.DataError) as error:
+        data.digits()
+    assert str(error.value) == ("--dataset digits needs scikit-learn: python -m pip install "
+                                "scikit-learn (or -r requirements-dev.txt)")
+
+
+# -- CSV files ----------------------------------------------------------------------------------
+
+
+def _csv(folder, *lines, name="data.csv", encoding="utf-8"):
+    path = folder / name
+    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
+    return path
+
+
+def _rows(n, label):
+    """n rows "k,2k,label" for 2 features."""
+    return [f"{k},{2 * k},{label(k)}" for k in range(n)]
+
+
+def _refused(path, *args, function=None):
+    """The DataError message of from_path (or ``function``) for path; it must be one line."""
+    with pytest.raises(data.DataError) as error:
+        (function or data.from_path)(path, *args)
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+def test_csv_with_header_and_text_labels_sorted_as_text(tmp_path):
+    path = _csv(tmp_path, "width,height,kind", *_rows(12, lambda k: ["cat", "ant", "bee"][k % 3]))
+    d = data.from_path(path, seed=0)
+    assert d.class_names == ["ant", "bee", "cat"]
+    assert d.task == "classes" and d.name == "data.csv" and d.image_shape is None
+    assert len(d.x_train) + len(d.x_val) == 12 and d.n_features == 2
+    # Labels index class_names: row k has kind ["cat", "ant", "bee"][k % 3].
+    raw = d.x_train * d.scaler[1] + d.scaler[0]
+    kinds = [["cat", "ant", "bee"][int(round(k)) % 3] for k in raw[:, 0]]
+    assert [d.class_names[y] for y in d.y_train] == kinds
+    assert d.x_train.dtype == np.float64 and d.y_train.dtype == np.int64
+
+
+def test_csv_without_header_numeric_labels_in_numeric_order(tmp_path):
+    path = _csv(tmp_path, *_rows(30, lambda k: [2, 10, 1][k % 3]))
+    d = data.from_path(path, seed=0)
+    assert d.class_names == ["1", "2", "10"]
+    assert len(d.x_train) + len(d.x_val) == 30  # the first row is data, not a header
+    raw = np.concatenate([d.x_train, d.x_val]) * d.scaler[1] + d.scaler[0]
+    labels = np.concatenate([d.y_train, d.y_val])
+    expected = [{2: 1, 10: 2, 1: 0}[[2, 10, 1][int(round(k)) % 3]] for k in raw[:, 0]]
+    assert labels.tolist() == expected
+
+
+def test_csv_split_is_seeded_and_stratified(tmp_path):
+    path = _csv(tmp_path, *_rows(40, lambda k: "ab"[k % 2]))
+    first, again, other = (data.from_path(path, seed=s) for s in (1, 1, 2))
+    assert np.array_equal(first.x_val, again.x_val)
+    assert not np.array_equal(first.x_val, other.x_val)
+    assert np.array_equal(np.bincount(first.y_val), [5, 5])
+
+
+def test_csv_tolerates_a_bom_blank_lines_spaces_quotes_and_crlf(tmp_path):
+    text = '\ufeffa,b,label\r\n\r\n1, 2,"x"\r\n3,4, y \r\n   \r\n5,6,x\r\n7,8,y\r\n'
+    path = tmp_path / "d.csv"
+    path.write_bytes(text.encode("utf-8"))
+    d = data.from_path(path, seed=0)
+    assert d.class_names == ["x", "y"] and len(d.x_train) + len(d.x_val) == 4
+
+
+@pytest.mark.parametrize("lines, message", [
+    ([], "'{}' is empty"),
+    (["", "  "], "'{}' is empty"),
+    (["a,b,label"], "'{}' has a header but no data rows"),
+    (["a,b,label", "1,2,x", "", "1,2,y", "3,x"], "'{}' line 5 has 2 columns, line 1 has 3"),
+    (["1,2,x", "1,2,3,y"], "'{}' line 2 has 4 columns, line 1 has 3"),
+    (["a,b,label", "1,2,x", "1,abc,y"], "'{}' line 3, column 2: 'abc' is not a number"),
+    (["a,b,label", "1,2,x", ",2,y"], "'{}' line 3, column 1: '' is not a number"),
+    (["1,2,x", "1,nan,y"], "'{}' line 2, column 2: 'nan' is not a finite number"),
+    (["1,2,x", "inf,2,y"], "'{}' line 2, column 1: 'inf' is not a finite number"),
+    (["label", "x", "y"], "'{}' has a single column, so no features before the label "
+                          "(columns are separated by commas)"),
+    (["1;2;x", "3;4;y"], "'{}' has a single column"),
+    (["1,2,x", "3,4,x", "5,6,x"], "'{}' has a single class, 'x': a classifier needs two or more"),
+    (["1,2,x", "3,4, "], "'{}' line 2, column 3: the label is empty"),
+    (["1,2,x", "3,4,y"], "'{}' is too small: each class has a single sample, so none can be "
+                         "held out for validation"),
+])
+def test_csv_refusals_name_the_file_and_the_line(tmp_path, lines, message):
+    path = _csv(tmp_path, *lines) if lines else tmp_path / "data.csv"
+    if not lines:
+        path.write_bytes(b"")
+    assert _refused(path).startswith(message.format(path))
+
+
+def test_csv_that_is_not_utf8_is_refused_with_its_line(tmp_path):
+    path = _csv(tmp_path, "a,b,label", "1,2,caf\u00e9", "3,4,x", encoding="latin-1")
+    assert _refused(path) == f"'{path}' line 2 is not UTF-8 text: save the file as UTF-8 CSV"
+
+
+def test_a_missing_path_is_refused(tmp_path):
+    assert _refused(tmp_path / "nothing.csv") == f"'{tmp_path / 'nothing.csv'}' does not exist"
+
+
+def test_a_single_image_is_refused_as_training_data(tmp_path):
+    path = _png(tmp_path / "cat.png", np.zeros((2, 2)))
+    assert _refused(path) == (f"'{path}' is a single image: give a CSV file, or a folder with "
+                              f"one subfolder of images per class")
+
+
+# -- Folders of images --------------------------------------------------------------------------
+
+
+def _png(path, pixels):
+    """Save pixels (h, w) uint8 greyscale or (h, w, 3) RGB as an image file, folders made."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.asarray(pixels, dtype=np.uint8)).save(path, format="PNG")
+    return path
+
+
+def _image_folder(root, classes, per_class, shape=(2, 3)):
+    """root/<class>/<k>.png with pixel value 10 * class index + k everywhere; returns root."""
+    for c, name in enumerate(classes):
+        for k in range(per_class):
+            _png(root / name / f"{k}.png", np.full(shape, 10 * c + k))
+    return root
+
+
+def test_image_folder_one_subfolder_per_class(tmp_path):
+    root = _image_folder(tmp_path / "pics", ["10", "2", "3"], per_class=4)
+    (root / "2" / ".DS_Store").write_bytes(b"not an image")  # hidden: skipped
+    (root / ".hidden").mkdir()  # hidden folder: not a class
+    (root / "README.txt").write_text("a file beside the class folders is not a class")
+    d = data.from_path(root, seed=0)
+    assert d.class_names == ["2", "3", "10"] and d.image_shape == (2, 3)
+    assert d.name == "pics" and d.task == "classes"
+    assert d.x_train.shape == (9, 6) and d.x_val.shape == (3, 6)
+    assert np.array_equal(np.bincount(d.y_val), [1, 1, 1])
+    np.testing.assert_array_equal(d.scaler[0], np.full((1, 6), 127.5))
+    np.testing.assert_array_equal(d.scaler[1], np.full((1, 6), 127.5))
+    # Every pixel of root/<name>/<k>.png is 10 * (position of name in the listing above) + k.
+    raw = np.concatenate([d.x_train, d.x_val]) * 127.5 + 127.5
+    labels = np.concatenate([d.y_train, d.y_val])
+    folders = [["10", "2", "3"][int(value) // 10] for value in raw[:, 0]]
+    assert folders == [d.class_names[label] for label in labels]
+
+
+def test_images_are_greyscale_flattened_row_by_row_and_scaled_as_the_book(tmp_path):
+    rgb = np.zeros((2, 3, 3), dtype=np.uint8)
+    rgb[0, 2] = [255, 0, 0]  # red: L = 299/1000 * 255, 76
+    rgb[1, 0] = [255, 255, 255]
+    for name in ("a", "b"):
+        _png(tmp_path / "train" / name / "0.png", rgb)
+        _png(tmp_path / "test" / name / "0.png", rgb)
+    d = data.from_path(tmp_path, seed=0)
+    expected = (np.array([0, 0, 76, 255, 0, 0]) - 127.5) / 127.5
+    np.testing.assert_allclose(d.x_train, [expected, expected])
+
+
+def test_image_folder_with_train_and_test_uses_them_as_given(tmp_path):
+    _image_folder(tmp_path / "train", ["0", "1"], per_class=3)
+    _image_folder(tmp_path / "test", ["0", "1"], per_class=1)
+    d = data.from_path(tmp_path, seed=0)
+    assert d.class_names == ["0", "1"]
+    assert np.array_equal(d.y_train, [0, 0, 0, 1, 1, 1]) and np.array_equal(d.y_val, [0, 1])
+    # The test images are the k = 0 ones: pixel values 0 and 10.
+    np.testing.assert_allclose(d.x_val[:, 0] * 127.5 + 127.5, [0, 10])
+    assert np.array_equal(data.from_path(tmp_path, seed=5).x_train, d.x_train)
+
+
+@pytest.mark.parametrize("layout, message", [
+    ("sizes", "'{root}/b/1.png' is 2x3 pixels, the others are 3x2"),
+    ("not_an_image", "'{root}/a/notes.txt' is not an image"),
+    ("empty_class", "class folder '{root}/b' has no images"),
+    ("no_classes", "'{root}' has no class folders: put each class's images in a subfolder "
+                   "named after the class"),
+    ("single_class", "'{root}' has a single class folder, 'a': a classifier needs two or more"),
+    ("nested", "'{root}/a/more' is a folder: a class folder holds only images"),
+    ("train_only", "'{root}' has train/ but no test/: give both, or one folder per class"),
+    ("mismatch", "'{root}/train' and '{root}/test' have different class folders: 'b' only in "
+                 "train/, 'c' only in test/"),
+    ("corrupt", "'{root}/a/0.png' cannot be read as an image: image file is truncated"),
+    ("single_images", "'{root}' is too small: each class has a single sample"),
+])
+def test_image_folder_refusals_name_the_file(tmp_path, layout, message):
+    root = tmp_path / "pics"
+    if layout == "sizes":
+        _image_folder(root, ["a", "b"], per_class=2)
+        _png(root / "b" / "1.png", np.zeros((3, 2)))
+    elif layout == "not_an_image":
+        _image_folder(root, ["a", "b"], per_class=2)
+        (root / "a" / "notes.txt").write_text("hello")
+    elif layout == "empty_class":
+        _image_folder(root, ["a"], per_class=2)
+        (root / "b").mkdir()
+    elif layout == "no_classes":
+        _png(root / "0.png", np.zeros((2, 2)))
+    elif layout == "single_class":
+        _image_folder(root, ["a"], per_class=2)
+    elif layout == "nested":
+        _image_folder(root, ["a", "b"], per_class=2)
+        _png(root / "a" / "more" / "0.png", np.zeros((2, 3)))
+    elif layout == "train_only":
+        _image_folder(root / "train", ["a", "b"], per_class=2)
+    elif layout == "mismatch":
+        _image_folder(root / "train", ["a", "b"], per_class=2)
+        _image_folder(root / "test", ["a", "c"], per_class=1)
+    elif layout == "corrupt":  # a noisy PNG cut short in its pixel data
+        _image_folder(root, ["a", "b"], per_class=2, shape=(16, 16))
+        _png(root / "a" / "0.png", np.random.default_rng(0).integers(0, 256, (16, 16)))
+        png = (root / "a" / "0.png").read_bytes()
+        (root / "a" / "0.png").write_bytes(png[:len(png) // 2])
+    elif layout == "single_images":
+        _image_folder(root, ["a", "b"], per_class=1)
+    assert _refused(root).startswith(message.format(root=root))
+
+
+# -- prediction_inputs --------------------------------------------------------------------------
+
+
+def test_prediction_inputs_from_a_csv_with_header_are_raw_and_named_by_line(tmp_path):
+    path = _csv(tmp_path, "a,b,c", "1,2,3", "", "4,5.5,-6", name="rows.csv")
+    names, x = data.prediction_inputs(path, 3)
+    assert names == ["rows.csv:2", "rows.csv:4"]
+    assert x.dtype == np.float64
+    np.testing.assert_array_equal(x, [[1, 2, 3], [4, 5.5, -6]])
+
+
+def test_prediction_inputs_from_a_csv_without_header(tmp_path):
+    path = _csv(tmp_path, "1,2", "3,4", name="rows.csv")
+    names, x = data.prediction_inputs(path, 2)
+    assert names == ["rows.csv:1", "rows.csv:2"]
+    np.testing.assert_array_equal(x, [[1, 2], [3, 4]])
+
+
+def test_prediction_inputs_from_one_image(tmp_path):
+    path = _png(tmp_path / "cat.png", [[0, 10, 20], [30, 40, 255]])
+    names, x = data.prediction_inputs(path, 6, image_shape=(2, 3))
+    assert names == ["cat.png"]
+    np.testing.assert_array_equal(x, [[0, 10, 20, 30, 40, 255]])
+    assert x.dtype == np.float64
+
+
+def test_prediction_inputs_from_a_folder_of_images_sorted_by_name(tmp_path):
+    for name, value in (("b.png", 2), ("a.png", 1), ("c.gif", 3)):
+        _png(tmp_path / name, np.full((2, 2), value))
+    (tmp_path / ".DS_Store").write_bytes(b"junk")
+    (tmp_path / "sub").mkdir()
+    names, x = data.prediction_inputs(tmp_path, 4, image_shape=(2, 2))
+    assert names == ["a.png", "b.png", "c.gif"]
+    np.testing.assert_array_equal(x[:, 0], [1, 2, 3])
+
+
+def test_prediction_images_get_the_training_scaling(tmp_path):
+    _image_folder(tmp_path / "train", ["a", "b"], per_class=2)
+    _image_folder(tmp_path / "test", ["a", "b"], per_class=1)
+    d = data.from_path(tmp_path)
+    names, raw = data.prediction_inputs(tmp_path / "train" / "b", 6, d.image_shape)
+    assert names == ["0.png", "1.png"]
+    np.testing.assert_array_equal(data.standardise(raw, d.scaler), d.x_train[2:])
+
+
+def test_prediction_rows_get_the_training_scaling(tmp_path):
+    rows = [f"{k},{k * k % 7},{'ab'[k % 2]}" for k in range(12)]
+    d = data.from_path(_csv(tmp_path, *rows), seed=0)
+    features = _csv(tmp_path, *(row[:-2] for row in rows), name="features.csv")
+    names, raw = data.prediction_inputs(features, 2)
+    assert len(names) == 12
+    train, _ = data.split(np.arange(12) % 2, 0.25, seed=0)
+    np.testing.assert_allclose(data.standardise(raw, d.scaler)[train], d.x_train)
+
+
+@pytest.mark.parametrize("case, message", [
+    ("count", "'{tmp}/x.csv' line 3: 5 values, the model takes rows of 3 features"),
+    ("label", "'{tmp}/x.csv' line 1: 4 values, the model takes rows of 3 features "
+              "(leave out the label column)"),
+    ("word", "'{tmp}/x.csv' line 2, column 3: 'abc' is not a number"),
+    ("empty", "'{tmp}/x.csv' has no rows of features"),
+    ("image_for_rows", "'{tmp}/cat.png' is an image, the model takes rows of 3 features"),
+    ("size", "'{tmp}/cat.png' is 32x16 pixels, the model takes 28x28 images"),
+    ("folder_size", "'{tmp}/b.png' is 3x2 pixels, the model takes 2x2 images"),
+    ("folder_junk", "'{tmp}/notes.txt' is not an image"),
+    ("no_images", "'{tmp}' holds no image files (subfolders are not searched)"),
+    ("missing", "'{tmp}/gone.png' does not exist"),
+])
+def test_prediction_inputs_refusals_name_the_file_and_the_expected_shape(tmp_path, case,
+                                                                          message):
+    n_features, image_shape, path = 3, None, tmp_path / "x.csv"
+    if case == "count":
+        _csv(tmp_path, "1,2,3", "", "1,2,3,4,5", name="x.csv")
+    elif case == "label":
+        _csv(tmp_path, "1,2,3,0", name="x.csv")
+    elif case == "word":
+        _csv(tmp_path, "1,2,3", "1,2,abc", name="x.csv")
+    elif case == "empty":
+        _csv(tmp_path, "a,b,c", name="x.csv")
+    elif case == "image_for_rows":
+        path = _png(tmp_path / "cat.png", np.zeros((2, 2)))
+    elif case == "size":
+        path = _png(tmp_path / "cat.png", np.zeros((16, 32)))
+        n_features, image_shape = 784, (28, 28)
+    elif case in ("folder_size", "folder_junk"):
+        path, n_features, image_shape = tmp_path, 4, (2, 2)
+        _png(tmp_path / "a.png", np.zeros((2, 2)))
+        if case == "folder_size":
+            _png(tmp_path / "b.png", np.zeros((2, 3)))
+        else:
+            (tmp_path / "notes.txt").write_text("1,2,3,4")
+    elif case == "no_images":
+        path = tmp_path
+        (tmp_path / "sub").mkdir()
+    elif case == "missing":
+        path = tmp_path / "gone.png"
+    refused = _refused(path, n_features, image_shape, function=data.prediction_inputs)
+    assert refused == message.format(tmp=tmp_path)

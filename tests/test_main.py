@@ -1,5 +1,6 @@
 import csv
 import json
+import os
 import re
 
 import numpy as np
@@ -196,9 +197,9 @@ def test_optimizer_all_starts_every_optimizer_from_the_same_weights(monkeypatch)
     starts = []
     original = experiment.train_one
 
-    def spy(config, network, *args, **kwargs):
-        starts.append([array.copy() for _, array in network.parameters()])
-        return original(config, network, *args, **kwargs)
+    def spy(config, dataset, trainee, *args, **kwargs):
+        starts.append([array.copy() for _, array in trainee.network.parameters()])
+        return original(config, dataset, trainee, *args, **kwargs)
 
     monkeypatch.setattr(experiment, "train_one", spy)
     assert main.main(["--epochs", "3", "--samples", "10", "--optimizer", "all",
@@ -299,6 +300,11 @@ def test_animation_has_one_frame_per_logged_epoch(tmp_path):
     assert status == 0
     with Image.open(path) as gif:
         assert gif.n_frames == len(rows) == 4
+        durations = []
+        for index in range(gif.n_frames):
+            gif.seek(index)
+            durations.append(gif.info["duration"])
+    assert durations == [100, 100, 100, 2000]  # the last frame is held
 
 
 def test_patience_and_vertical_dataset(tmp_path, capsys):
@@ -379,3 +385,194 @@ def test_a_registered_optimizer_trains_from_main(tmp_path, capsys):
         assert "--momentum: does not apply to --optimizer signsgd" in capsys.readouterr().err
     finally:
         del registry.OPTIMIZERS["signsgd"]
+
+
+# ---------------------------------------------------------------------------
+# Nothing lost, nothing clobbered: outputs, signals and exact resume.
+
+RESUMABLE = ["--samples", "30", "--log-every", "5", "--no-plot", "--log-level", "WARNING",
+             "--dropout", "0.2", "--batch-size", "16"]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "gd", "adagrad", "rmsprop"])
+def test_load_continues_exactly_as_one_run_straight_through(tmp_path, optimizer):
+    flags = [*RESUMABLE, "--optimizer", optimizer]
+    straight, first, rest = (tmp_path / name for name in ("straight.csv", "a.csv", "b.csv"))
+    saved = tmp_path / "a.npz"
+    assert main.main([*flags, "--epochs", "40", "--metrics", str(straight)]) == 0
+    assert main.main([*flags, "--epochs", "17", "--metrics", str(first),
+                      "--save", str(saved)]) == 0
+    # Every setting comes from the file: only how long to go on is given.
+    assert main.main(["--load", str(saved), "--epochs", "23", "--metrics", str(rest),
+                      "--no-plot", "--log-level", "WARNING"]) == 0
+    straight_rows = straight.read_text().splitlines()
+    rest_rows = rest.read_text().splitlines()
+    expected = [straight_rows[0]] + [row for row in straight_rows[1:]
+                                     if int(row.split(",")[0]) > 17]
+    assert rest_rows == expected  # bit for bit: the same text of the same floats
+
+
+def test_another_optimizer_on_load_starts_fresh_and_says_so(tmp_path, capsys):
+    saved = tmp_path / "a.npz"
+    assert main.main([*RESUMABLE, "--epochs", "5", "--save", str(saved)]) == 0
+    capsys.readouterr()
+    assert main.main(["--load", str(saved), "--epochs", "3", "--optimizer", "gd",
+                      "--no-plot"]) == 0
+    err = capsys.readouterr().err
+    assert "the saved run used adam: a fresh gd starts" in err
+
+
+def test_report_at_the_end_equals_an_evaluation_of_the_saved_file(tmp_path, capsys):
+    saved = tmp_path / "a.npz"
+    assert main.main([*RESUMABLE, "--epochs", "12", "--save", str(saved)]) == 0
+    trained = capsys.readouterr().out.splitlines()[0]
+    assert main.main(["--load", str(saved), "--epochs", "0", "--no-plot"]) == 0
+    evaluated = capsys.readouterr().out.splitlines()[0]
+    assert trained.split("; ", 1)[1] == evaluated.split("; ", 1)[1]
+
+
+def test_a_failed_output_is_one_line_the_others_are_written_and_status_3(tmp_path, capsys):
+    status = main.main([*SHORT, "--metrics", "/dev/full", "--plot", str(tmp_path / "f.png"),
+                        "--save", str(tmp_path / "n.npz")])
+    assert status == 3
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if "error" in line]
+    assert lines == ["main.py: error: cannot write '/dev/full': No space left on device"]
+    assert (tmp_path / "f.png").exists() and (tmp_path / "n.npz").exists()
+    assert (tmp_path / "f.config.json").exists()
+
+
+def test_a_device_is_written_through_never_replaced(tmp_path):
+    import stat
+
+    assert main.main([*SHORT, "--metrics", "/dev/null", "--no-plot"]) == 0
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_pipe_nobody_reads_is_refused_without_hanging(tmp_path, capsys):
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    assert main.main([*SHORT, "--metrics", str(fifo), "--no-plot"]) == 3
+    assert "no process is reading the pipe" in capsys.readouterr().err
+    assert stat_kind(fifo) == "fifo"
+
+
+def stat_kind(path):
+    import stat
+
+    mode = os.lstat(path).st_mode
+    return "fifo" if stat.S_ISFIFO(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--plot", "out.txt"], "argument --plot: cannot write 'out.txt': unknown figure format"),
+    (["--metrics", "x.png", "--plot", "x.png"], "is the same file as"),
+    (["--save", "."], "argument --save: cannot write '.': it is a directory"),
+])
+def test_outputs_are_checked_before_training(tmp_path, monkeypatch, capsys, flags, message):
+    monkeypatch.chdir(tmp_path)
+    assert main.main([*SHORT, *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.splitlines()) == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_nothing_is_created_for_a_run_that_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main.main([*SHORT, "--no-plot"]) == 0
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_honour_the_umask(tmp_path):
+    previous = os.umask(0o027)
+    try:
+        assert main.main([*SHORT, "--metrics", str(tmp_path / "m.csv"),
+                          "--save", str(tmp_path / "n.npz"), "--no-plot"]) == 0
+    finally:
+        os.umask(previous)
+    for name in ("m.csv", "n.npz"):
+        assert os.stat(tmp_path / name).st_mode & 0o777 == 0o640
+
+
+def test_a_signal_while_writing_outputs_does_not_interrupt_them(tmp_path, monkeypatch):
+    import signal
+
+    write = experiment.outputs.write
+
+    def write_then_signal(path, produce):
+        os.kill(os.getpid(), signal.SIGINT)  # lands while the outputs are being written
+        return write(path, produce)
+
+    monkeypatch.setattr(experiment.outputs, "write", write_then_signal)
+    status = main.main([*SHORT, "--metrics", str(tmp_path / "m.csv"),
+                        "--plot", str(tmp_path / "f.png"), "--save", str(tmp_path / "n.npz")])
+    assert status == 0  # training had finished: the run is complete
+    for name in ("m.csv", "f.png", "f.config.json", "n.npz"):
+        assert (tmp_path / name).exists(), name
+
+
+def program(*flags, **kwargs):
+    """main.py in a subprocess, from the repository, with its output pipes."""
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "main.py", *flags], cwd=REPOSITORY,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+REPOSITORY = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("signal_name, status", [("SIGTERM", 143), ("SIGINT", 130)])
+def test_a_signal_stops_after_the_epoch_and_writes_everything(tmp_path, signal_name, status):
+    import signal
+
+    metrics, saved = tmp_path / "m.csv", tmp_path / "n.npz"
+    process = program("--epochs", "1000000", "--log-every", "50", "--samples", "20",
+                      "--metrics", str(metrics), "--save", str(saved), "--no-plot")
+    for line in process.stderr:  # wait until training is under way
+        if "/1000000" in line:
+            break
+    process.send_signal(getattr(signal, signal_name))
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == status, err
+    assert out.startswith("interrupted: ")
+    assert f"{signal_name}: stopping after this epoch" in err and "Traceback" not in err
+    rows = list(csv.DictReader(metrics.read_text().splitlines()))
+    last = int(rows[-1]["epoch"])
+    assert last > 1 and "epochs in" in out
+    assert main.main(["--load", str(saved), "--epochs", "0", "--no-plot",
+                      "--log-level", "WARNING"]) == 0
+
+
+def test_kill_9_loses_at_most_k_epochs_and_leaves_a_loadable_file(tmp_path, capsys):
+    import signal
+    import time
+
+    saved = tmp_path / "n.npz"
+    process = program("--epochs", "1000000", "--log-every", "100000", "--samples", "20",
+                      "--save", str(saved), "--checkpoint-every", "200", "--no-plot")
+    deadline = time.monotonic() + 60
+    while not saved.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGKILL)
+    process.communicate(timeout=30)
+    assert main.main(["--load", str(saved), "--epochs", "0", "--no-plot"]) == 0
+    out = capsys.readouterr()
+    epoch = int(out.err.split("trained for ")[1].split()[0])
+    assert epoch > 0 and epoch % 200 == 0
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr"])
+def test_a_closed_pipe_ends_the_run_quietly(tmp_path, closed):
+    saved = tmp_path / "n.npz"
+    process = program("--epochs", "300", "--log-every", "1", "--samples", "20",
+                      "--save", str(saved), "--no-plot")
+    getattr(process, closed).close()
+    other = process.stderr if closed == "stdout" else process.stdout
+    rest = other.read()
+    process.wait(timeout=60)
+    assert process.returncode == 141
+    assert "Traceback" not in rest and "Exception ignored" not in rest
+    assert saved.exists()

@@ -1,0 +1,339 @@
+import os
+import socket
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+import outputs
+from outputs import FIGURE_FORMATS, OutputError, check, write
+
+NEEDS_NON_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions")
+
+
+def listing(directory):
+    """Every path under ``directory``, to prove nothing was created or left behind."""
+    return sorted(str(path.relative_to(directory)) for path in Path(directory).rglob("*"))
+
+
+def writer(content):
+    def produce(tmp_path):
+        tmp_path.write_bytes(content)
+    return produce
+
+
+def within(seconds, function):
+    """Run ``function`` in a thread; fail instead of hanging if it takes longer."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = function()
+        except BaseException as error:  # handed back to the test
+            result["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
+@pytest.fixture
+def umask_027():
+    old = os.umask(0o027)
+    yield
+    os.umask(old)
+
+
+# write: regular files
+
+
+def test_regular_target_is_replaced_atomically(tmp_path):
+    target = tmp_path / "metrics.csv"
+    target.write_bytes(b"old whole file\n")
+    seen = []
+
+    def produce(tmp):
+        assert tmp.parent == tmp_path and tmp.name.startswith(".metrics.csv.")
+        assert tmp.suffix == ".csv"
+        with tmp.open("wb") as file:
+            file.write(b"new, half")
+            file.flush()
+            seen.append(target.read_bytes())  # a reader during the write
+            file.write(b" and the rest\n")
+
+    with target.open("rb") as held:  # a reader that opened the old file before
+        assert write(target, produce) == target
+        assert held.read() == b"old whole file\n"  # renamed over, not rewritten in place
+    assert seen == [b"old whole file\n"]
+    assert target.read_bytes() == b"new, half and the rest\n"
+    assert listing(tmp_path) == ["metrics.csv"]
+
+
+@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), ValueError("bad\nx")])
+def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path, error):
+    target = tmp_path / "a.png"
+    target.write_bytes(b"old")
+
+    def produce(tmp):
+        tmp.write_bytes(b"half")
+        raise error
+
+    with pytest.raises(OutputError) as raised:
+        write(target, produce)
+    assert raised.value.__cause__ is error
+    message = str(raised.value)
+    assert message.startswith(f"cannot write {str(target)!r}: ") and "\n" not in message
+    assert target.read_bytes() == b"old"
+    assert listing(tmp_path) == ["a.png"]
+
+
+def test_other_exceptions_propagate_after_cleanup(tmp_path):
+    def produce(tmp):
+        tmp.write_bytes(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write(tmp_path / "n.npz", produce)
+    assert listing(tmp_path) == []
+
+
+def test_new_file_honours_the_umask_and_parents_are_created(tmp_path, umask_027):
+    target = tmp_path / "a" / "b" / "m.json"
+    write(target, writer(b"{}"))
+    assert target.read_bytes() == b"{}"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    assert stat.S_IMODE(target.parent.stat().st_mode) == 0o750
+
+
+def test_current_umask_reads_it_without_changing_it(umask_027):
+    assert outputs.current_umask() == 0o027
+    assert os.umask(0o027) == 0o027
+
+
+def test_a_figure_is_written_in_the_format_of_its_suffix(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    target = tmp_path / "plot.pdf"
+    write(target, Figure().savefig)
+    assert target.read_bytes().startswith(b"%PDF")
+    assert listing(tmp_path) == ["plot.pdf"]
+
+
+# write: links, devices, pipes and what is refused
+
+
+def test_symlink_stays_a_link_and_its_target_gets_the_content(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "links").mkdir()
+    real = tmp_path / "real" / "m.csv"
+    real.write_bytes(b"old")
+    link = tmp_path / "links" / "m.csv"
+    link.symlink_to(real)
+    write(link, writer(b"new"))
+    assert link.is_symlink() and link.resolve() == real
+    assert real.read_bytes() == b"new"
+    assert listing(tmp_path) == ["links", "links/m.csv", "real", "real/m.csv"]
+
+
+def test_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "m.csv"
+    link.symlink_to(tmp_path / "new" / "m.csv")
+    write(link, writer(b"new"))
+    assert link.is_symlink() and (tmp_path / "new" / "m.csv").read_bytes() == b"new"
+
+
+def test_dev_null_is_written_through_and_stays_a_device():
+    made = []
+
+    def produce(tmp):
+        made.append(tmp)
+        tmp.write_bytes(b"x" * 100_000)
+
+    write("/dev/null", produce)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    assert not made[0].exists() and not made[0].parent.exists()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_dev_full_is_no_space_left_and_the_temporary_is_removed():
+    made = []
+
+    def produce(tmp):
+        made.append(tmp)
+        tmp.write_bytes(b"data")
+
+    with pytest.raises(OutputError, match="^cannot write '/dev/full': No space left on device$"):
+        write("/dev/full", produce)
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)
+    assert not made[0].exists() and not made[0].parent.exists()
+
+
+def test_fifo_without_reader_is_an_error_not_a_hang(tmp_path):
+    fifo = tmp_path / "m.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(OutputError, match="no process is reading the pipe"):
+        within(5, lambda: write(fifo, writer(b"data")))
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and listing(tmp_path) == ["m.csv"]
+
+
+def test_fifo_with_reader_receives_the_exact_bytes(tmp_path):
+    fifo = tmp_path / "m.csv"
+    os.mkfifo(fifo)
+    content = os.urandom(1 << 20)  # larger than a pipe's buffer: the writer must block
+    # A reader exists from now on, so write() finds one whatever the threads' timing.
+    holder = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    received = []
+
+    def read_all():
+        with open(fifo, "rb") as pipe:  # waits for the writer
+            received.append(pipe.read())
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    try:
+        within(5, lambda: write(fifo, writer(content)))
+        reader.join(5)
+        assert not reader.is_alive()
+    finally:
+        if reader.is_alive():  # let a waiting reader go
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        os.close(holder)
+    assert received == [content]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_directory_and_socket_are_refused_and_nothing_is_written(tmp_path):
+    directory = tmp_path / "out.png"
+    directory.mkdir()
+    with pytest.raises(OutputError, match="it is a directory"):
+        write(directory, writer(b"x"))
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "s.csv"))
+        with pytest.raises(OutputError, match="it is a socket"):
+            write(tmp_path / "s.csv", writer(b"x"))
+    assert listing(tmp_path) == ["out.png", "s.csv"]
+
+
+def block_device(tmp_path):
+    path = tmp_path / "disk.npz"
+    try:
+        os.mknod(path, stat.S_IFBLK | 0o600, os.makedev(7, 200))
+    except OSError:
+        pytest.skip("cannot make a block device node here")
+    return path
+
+
+def test_block_device_is_refused(tmp_path):
+    device = block_device(tmp_path)
+    with pytest.raises(OutputError, match="it is a block device"):
+        write(device, writer(b"x"))
+    assert stat.S_ISBLK(os.lstat(device).st_mode)
+
+
+@NEEDS_NON_ROOT
+def test_permission_denied_is_an_output_error(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    with pytest.raises(OutputError, match="Permission denied"):
+        write(locked / "m.csv", writer(b"x"))
+
+
+# check
+
+
+def assert_refused(outputs_, flag, *fragments):
+    with pytest.raises(ValueError) as raised:
+        check(outputs_)
+    message = str(raised.value)
+    assert message.startswith(f"argument {flag}: ") and "\n" not in message
+    for fragment in fragments:
+        assert fragment in message
+    return message
+
+
+@pytest.fixture
+def inside(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_check_refuses_a_figure_suffix_matplotlib_cannot_write(inside):
+    message = assert_refused({"--plot": (Path("out.txt"), "figure")}, "--plot", "'out.txt'",
+                             "'.txt'", "png, pdf")
+    assert all(name in message for name in FIGURE_FORMATS)
+    assert_refused({"--plot": (Path("out"), "figure")}, "--plot", "no suffix")
+    check({"--plot": (Path("OUT.PNG"), "figure")})
+
+
+def test_check_refuses_a_gif_without_gif_suffix(inside):
+    assert_refused({"--animate": (Path("x.png"), "gif")}, "--animate", "'x.png'", ".gif")
+    check({"--animate": (Path("x.GIF"), "gif")})
+
+
+def test_check_refuses_a_directory_socket_and_block_device(inside):
+    Path("out.png").mkdir()
+    assert_refused({"--plot": (Path("out.png"), "figure")}, "--plot", "directory")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind("m.csv")
+        assert_refused({"--metrics": (Path("m.csv"), "metrics")}, "--metrics", "socket")
+    device = block_device(inside)
+    assert_refused({"--save": (device, "checkpoint")}, "--save", "block device")
+
+
+def test_check_refuses_the_same_file_twice(inside):
+    Path("real.png").write_bytes(b"")
+    Path("link.png").symlink_to("real.png")
+    for first, second in [("a.png", "a.png"), ("./a.png", "a.png"), ("link.png", "real.png"),
+                          (str(inside / "a.png"), "sub/../a.png")]:
+        assert_refused({"--plot": (Path(first), "figure"), "--metrics": (Path(second), "metrics")},
+                       "--metrics", "--plot", repr(str(Path(first))), repr(str(Path(second))))
+
+
+def test_check_refuses_a_parent_that_is_not_a_directory(inside):
+    Path("x").write_bytes(b"")
+    assert_refused({"--save": (Path("x/n.npz"), "checkpoint")}, "--save", "'x' is not a directory")
+    assert_refused({"--save": (Path("x/y/z/n.npz"), "checkpoint")}, "--save",
+                   "'x' is not a directory")
+
+
+@NEEDS_NON_ROOT
+def test_check_refuses_a_parent_it_may_not_write_into(inside):
+    Path("locked").mkdir(mode=0o500)
+    assert_refused({"--metrics": (Path("locked/a/m.csv"), "metrics")}, "--metrics",
+                   "permission denied", "'locked'")
+
+
+def test_check_accepts_what_write_can_write_and_creates_nothing(inside):
+    Path("old.png").write_bytes(b"old")
+    os.mkfifo("pipe.csv")
+    before = listing(inside)
+    check({"--plot": (Path("old.png"), "figure"),
+           "--plot config": (Path("old.config.json"), "metrics"),
+           "--metrics": (Path("/dev/null"), "metrics"),
+           "--animate": (Path("pipe.csv.gif"), "gif"),
+           "--save": (Path("a/b/c/d/n.npz"), "checkpoint")})
+    check({"--metrics": (Path("pipe.csv"), "metrics")})
+    assert listing(inside) == before
+
+
+def test_check_creates_nothing_when_it_refuses(inside):
+    before = listing(inside)
+    assert_refused({"--save": (Path("a/b/c/n.npz"), "checkpoint"),
+                    "--plot": (Path("a/b/c/out.txt"), "figure")}, "--plot")
+    assert listing(inside) == before
+
+
+def test_figure_formats_are_all_supported_by_matplotlib():
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    supported = FigureCanvasBase.get_supported_filetypes()
+    assert [name for name in FIGURE_FORMATS if name not in supported] == []
