@@ -174,7 +174,7 @@ class Adagrad(Optimizer):
 
     def update(self, param, grad, state, lr):
         cache = state["cache"]
-        cache += grad * grad
+        cache += grad**2
         param -= lr * grad / (np.sqrt(cache) + self.epsilon)
 
 
@@ -199,7 +199,7 @@ class RMSProp(Optimizer):
     def update(self, param, grad, state, lr):
         cache = state["cache"]
         cache *= self.rho
-        cache += (1 - self.rho) * grad * grad
+        cache += (1 - self.rho) * grad**2
         param -= lr * grad / (np.sqrt(cache) + self.epsilon)
 
 
@@ -229,7 +229,7 @@ class Adam(Optimizer):
         m *= self.beta_1
         m += (1 - self.beta_1) * grad
         v *= self.beta_2
-        v += (1 - self.beta_2) * grad * grad
+        v += (1 - self.beta_2) * grad**2
         t = self.iterations + 1
         m_hat = m / (1 - self.beta_1 ** t)
         v_hat = v / (1 - self.beta_2 ** t)

@@ -152,14 +152,19 @@ def _epoch(network, optimizer, x, y, batch_size, rng, epoch, stop=None):
     Returns the epoch's row, without its figures or validation, and what
     the forward passes saw: [(batch indices, the head's outputs)], from
     which ``_log_row`` computes the figures, only for the epochs it logs.
+    The losses (data and penalty) are those of the weights each forward pass
+    used, averaged over the epoch's samples.
     A ``stop.now`` request cuts the epoch short after the batch in progress.
     """
-    data_loss_sum, n = 0.0, 0
+    data_loss_sum = reg_loss_sum = 0.0
+    n = 0
     seen = []
     parts = batches(len(y), batch_size, rng)
     for index in parts:
         yb = y[index]
         data_loss = network.forward(x[index], yb, training=True)
+        # The penalty of the weights this forward pass used, before they are updated.
+        reg_loss_sum += network.regularization_loss() * len(yb)
         data_loss_sum += data_loss * len(yb)
         n += len(yb)
         seen.append((index, network.head.output))
@@ -169,8 +174,7 @@ def _epoch(network, optimizer, x, y, batch_size, rng, epoch, stop=None):
             log.warning("epoch %d cut short after %d of %d mini-batches", epoch, len(seen),
                         len(parts))
             break
-    data_loss = data_loss_sum / n
-    reg_loss = network.regularization_loss()
+    data_loss, reg_loss = data_loss_sum / n, reg_loss_sum / n
     return dict(epoch=epoch, loss=data_loss + reg_loss, data_loss=data_loss,
                 reg_loss=reg_loss, learning_rate=optimizer.current_learning_rate), seen
 
