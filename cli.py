@@ -38,6 +38,7 @@ DEFAULTS = dict(
     min_delta=0.0,
     log_level="INFO",
     log_every=100,          # the book prints every 100 epochs
+    threads=1,              # BLAS threads: more only pay for large matrices (README "Speed")
 )
 
 # What a saved run (``--load``) passes on when its flag is not given: the data,
@@ -196,6 +197,11 @@ def build_parser():
     g.add_argument("--dtype", choices=("float32", "float64"),
                    help="precision of the data, parameters and arithmetic; float32, the "
                         "book's precision, trains about 1.2x faster (default: float32)")
+    g.add_argument("--threads", type=positive_whole, metavar="N",
+                   help="threads of the matrix products (BLAS); more pay only for large "
+                        "matrices, and one gives the same numbers on any machine "
+                        "(default: 1, or the OPENBLAS_NUM_THREADS/OMP_NUM_THREADS of the "
+                        "environment)")
     g.add_argument("--seed", type=_whole(0, MAX_SEED),
                    help="seed of the data, the initial weights, dropout and shuffling, "
                         f"0 to {MAX_SEED} (default: 0)")

@@ -234,7 +234,9 @@ def resume(saved, trainee, config):
 def run_one(config, dataset, trainee, start, stop, prefix=""):
     """Train one network and write its outputs; returns its ``Outcome``."""
     result, seconds, snapshots = train_one(config, dataset, trainee, start, stop, prefix)
-    final = evaluation_row(trainee.network, trainee.optimizer, dataset, result.epochs_done)
+    # The network as it is returned: after early stopping, that of the best epoch.
+    epoch = result.final["epoch"] if result.status == EARLY_STOPPED else result.epochs_done
+    final = evaluation_row(trainee.network, trainee.optimizer, dataset, epoch)
     with stop.writing():
         written, failed = write_outputs(config, result, final, dataset, trainee, snapshots)
     return Outcome(config["optimizer"], result, final, seconds, written, failed)

@@ -17,6 +17,9 @@ import sys
 import cli
 import interrupts
 
+# The environment variables the BLAS libraries NumPy may use read their thread count from.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
 # Loggers of this program's modules; other libraries only show their warnings.
 OWN_LOGGERS = {"main", "experiment", "data", "model", "train", "metrics", "plots",
                "checkpoint", "gradcheck", "explain", "interrupts", "outputs"}
@@ -45,13 +48,27 @@ class _LogHandler(logging.StreamHandler):
             super().handleError(record)
 
 
+def set_threads(threads):
+    """BLAS threads for this process: ``--threads``, else the environment's, else one.
+
+    BLAS reads them once, when NumPy loads; in a process that has loaded NumPy
+    already (a test calling ``main``), this changes nothing.
+    """
+    if threads is None and any(name in os.environ for name in THREAD_VARIABLES):
+        return
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads or cli.DEFAULTS["threads"])
+
+
 def main(argv=None):
     """Run with the flags in ``argv`` (default: the command line); returns the exit status."""
     try:
         args = cli.parse(argv)
     except SystemExit as done:  # --help, --version, or a bad flag already reported
         return done.code
-    # Imported only now, so that --help and a bad flag never wait for NumPy.
+    set_threads(args.threads)
+    # Imported only now, so that --help and a bad flag never wait for NumPy, and
+    # NumPy's BLAS starts with the threads just set.
     import experiment
 
     root = logging.getLogger()

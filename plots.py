@@ -134,21 +134,26 @@ def confusion_matrix(ax, network, x, y, class_names, which="training data"):
     ax.set_title(f"confusion matrix ({which})")
 
 
-def misclassified(axes, network, x, y, class_names, image_shape):
-    """The first misclassified images, one per axis, titled true -> predicted."""
+def misclassified(caption, axes, network, x, y, class_names, image_shape, scaler=None):
+    """The first misclassified images, one per axis, titled true -> predicted.
+
+    ``caption`` is an axis for the line that says how many there are; with
+    ``scaler`` (mean, scale) the images are shown as they were read, not as
+    the standardised features the network saw.
+    """
     wrong = []
     if network.is_finite():
         predicted = network.predict(x).reshape(len(y))
         wrong = np.flatnonzero(predicted != y)
-    for ax in axes:
+    for ax in (caption, *axes):
         ax.set_axis_off()
+    pixels = x if scaler is None else x * scaler[1] + scaler[0]
     for ax, index in zip(axes, wrong, strict=False):
-        ax.imshow(x[index].reshape(image_shape), cmap="gray")
+        ax.imshow(pixels[index].reshape(image_shape), cmap="gray")
         ax.set_title(f"{class_names[y[index]]} -> {class_names[predicted[index]]}",
                      fontsize="x-small", color="tab:red")
-    if len(axes):
-        axes[0].text(0, -0.35, f"misclassified (true -> predicted): {len(wrong)} of {len(y)}",
-                     transform=axes[0].transAxes, fontsize="small", va="top")
+    caption.text(0.5, 0.5, f"misclassified (true -> predicted): {len(wrong)} of {len(y)}",
+                 ha="center", va="center", fontsize="small")
 
 
 def predicted_against_true(ax, network, x, y):
@@ -203,10 +208,11 @@ def training_figure(plt, rows, network, dataset, title="", restored=None):
         right = grid[:, 1].subgridspec(2, 1, height_ratios=(1.4, 1))
         confusion_matrix(fig.add_subplot(right[0]), network, dataset.x_val, dataset.y_val,
                          dataset.class_names, "validation data")
-        cells = right[1].subgridspec(2, 6)
-        misclassified([fig.add_subplot(cells[i, j]) for i in range(2) for j in range(6)],
+        cells = right[1].subgridspec(3, 6, height_ratios=(0.3, 1, 1))
+        misclassified(fig.add_subplot(cells[0, :]),
+                      [fig.add_subplot(cells[i, j]) for i in (1, 2) for j in range(6)],
                       network, dataset.x_val, dataset.y_val, dataset.class_names,
-                      dataset.image_shape)
+                      dataset.image_shape, dataset.scaler)
     else:
         draw_problem(fig.add_subplot(grid[:, 1]), network, dataset)
 

@@ -576,3 +576,169 @@ def test_a_closed_pipe_ends_the_run_quietly(tmp_path, closed):
     assert process.returncode == 141
     assert "Traceback" not in rest and "Exception ignored" not in rest
     assert saved.exists()
+
+
+# ---------------------------------------------------------------------------
+# Real data, offline, and predictions on new inputs.
+
+def write_csv(path, rows, header="x1,x2,label"):
+    path.write_text("\n".join([header, *(",".join(map(str, row)) for row in rows)]) + "\n")
+    return path
+
+
+def two_blobs(n=60, seed=0):
+    """Rows of two features and a text label: a cat is near (-1, -1), a dog near (1, 1)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for index in range(n):
+        name, centre = ("cat", -1.0) if index % 2 else ("dog", 1.0)
+        x = centre + 0.4 * rng.standard_normal(2)
+        rows.append([f"{x[0]:.4f}", f"{x[1]:.4f}", name])
+    return rows
+
+
+def test_own_csv_data_trains_saves_and_predicts_by_class_name(tmp_path, capsys):
+    data_file = write_csv(tmp_path / "pets.csv", two_blobs())
+    saved = tmp_path / "pets.npz"
+    assert main.main(["--data", str(data_file), "--epochs", "40", "--no-plot",
+                      "--log-level", "WARNING", "--save", str(saved)]) == 0
+    assert "validation accuracy 1.000" in capsys.readouterr().out
+    new = write_csv(tmp_path / "new.csv", [["-1.1", "-0.9"], ["1.2", "0.8"], ["5", "5"]],
+                    header="x1,x2")
+    assert main.main(["--load", str(saved), "--predict", str(new)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["new.csv:2", "cat"], ["new.csv:3", "dog"],
+                                                    ["new.csv:4", "dog"]]
+    assert all(0.5 < float(line.split("probability ")[1].rstrip(")")) <= 1 for line in lines)
+
+
+def test_predict_refuses_inputs_that_do_not_fit_naming_the_shape(tmp_path, capsys):
+    data_file = write_csv(tmp_path / "pets.csv", two_blobs())
+    saved = tmp_path / "pets.npz"
+    assert main.main(["--data", str(data_file), "--epochs", "2", "--no-plot",
+                      "--save", str(saved), "--log-level", "WARNING"]) == 0
+    capsys.readouterr()
+    wide = write_csv(tmp_path / "wide.csv", [["1", "2", "3"]], header="a,b,c")
+    assert main.main(["--load", str(saved), "--predict", str(wide)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "2 features" in err and "wide.csv" in err
+
+
+def test_the_standardisation_travels_with_the_checkpoint(tmp_path, capsys):
+    # Features on a scale of thousands: without the saved statistics the
+    # predictions of the reloaded network would be wrong.
+    rows = [[float(a) * 1000 + 5000, float(b) * 1000 - 3000, label]
+            for a, b, label in two_blobs()]
+    data_file = write_csv(tmp_path / "big.csv", rows)
+    saved = tmp_path / "big.npz"
+    assert main.main(["--data", str(data_file), "--epochs", "40", "--no-plot",
+                      "--log-level", "WARNING", "--save", str(saved)]) == 0
+    capsys.readouterr()
+    new = write_csv(tmp_path / "new.csv", [["4000", "-4000"], ["6000", "-2000"]], header="a,b")
+    assert main.main(["--load", str(saved), "--predict", str(new)]) == 0
+    assert [line.split()[1] for line in capsys.readouterr().out.splitlines()] == ["cat", "dog"]
+
+
+def image_folder(root, shape=(6, 5), per_class=12, seed=0):
+    """Two classes of tiny greyscale images: bright on the left, or on the right."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for name, side in (("left", 0), ("right", 1)):
+        folder = root / name
+        folder.mkdir(parents=True)
+        for index in range(per_class):
+            pixels = rng.integers(0, 60, shape)
+            half = shape[1] // 2
+            pixels[:, side * half:(side + 1) * half] += 150
+            Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{index}.png")
+    return root
+
+
+def test_image_folder_trains_draws_mistakes_and_predicts_an_image(tmp_path, capsys):
+    from PIL import Image
+
+    root = image_folder(tmp_path / "images")
+    saved = tmp_path / "images.npz"
+    figure = tmp_path / "images.png"
+    assert main.main(["--data", str(root), "--epochs", "30", "--batch-size", "8",
+                      "--plot", str(figure), "--save", str(saved), "--log-level", "WARNING"]) == 0
+    assert figure.exists()
+    capsys.readouterr()
+    one = tmp_path / "one.png"
+    pixels = np.full((6, 5), 20, dtype=np.uint8)
+    pixels[:, 2:4] = 220
+    Image.fromarray(pixels).save(one)
+    assert main.main(["--load", str(saved), "--predict", str(one)]) == 0
+    assert capsys.readouterr().out.split()[:2] == ["one.png", "right"]
+    Image.fromarray(np.zeros((7, 5), np.uint8)).save(tmp_path / "tall.png")
+    assert main.main(["--load", str(saved), "--predict", str(tmp_path / "tall.png")]) == 2
+    assert "6" in capsys.readouterr().err
+
+
+def test_malformed_data_is_one_line_naming_the_file_and_status_2(tmp_path, capsys):
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("1,2,a\n3,b\n")
+    assert main.main(["--data", str(ragged), "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "ragged.csv" in err
+
+
+def test_digits_reach_the_target_with_their_defaults(capsys):
+    assert main.main(["--dataset", "digits", "--no-plot", "--log-level", "WARNING"]) == 0
+    out = capsys.readouterr().out
+    assert float(out.split("validation accuracy ")[1].split(",")[0]) >= 0.97
+
+
+def test_digits_without_scikit_learn_says_how_to_install_it(monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert main.main(["--dataset", "digits", "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "pip install scikit-learn" in err
+
+
+def test_regression_and_binary_predictions(tmp_path, capsys):
+    sine = tmp_path / "sine.npz"
+    assert main.main(["--dataset", "sine", "--epochs", "200", "--samples", "100", "--no-plot",
+                      "--log-level", "WARNING", "--save", str(sine)]) == 0
+    xs = write_csv(tmp_path / "xs.csv", [["0.25"], ["0.75"]], header="x")
+    capsys.readouterr()
+    assert main.main(["--load", str(sine), "--predict", str(xs)]) == 0
+    values = [float(line.split()[1]) for line in capsys.readouterr().out.splitlines()]
+    assert values[0] > 0.5 and values[1] < -0.5  # sin(pi / 2) = 1, sin(3 pi / 2) = -1
+    binary = tmp_path / "binary.npz"
+    assert main.main(["--classes", "2", "--loss", "binary", "--epochs", "50", "--no-plot",
+                      "--samples", "30", "--log-level", "WARNING", "--save", str(binary)]) == 0
+    points = write_csv(tmp_path / "points.csv", [["0.0", "0.5"]], header="a,b")
+    capsys.readouterr()
+    assert main.main(["--load", str(binary), "--predict", str(points)]) == 0
+    line = capsys.readouterr().out.split()
+    assert line[1] in ("0", "1") and 0.5 <= float(line[-1].rstrip(")")) <= 1
+
+
+def test_gradient_check_of_a_sample_says_so(capsys):
+    assert main.main([*SHORT, "--check-gradients", "--gradient-sample", "5", "--hidden", "8",
+                      "--no-plot", "--epochs", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "up to 5 random entries per array" in out
+    counts = [int(line.split()[4]) + int(line.split()[5]) for line in out.splitlines()[2:6]]
+    assert counts == [5, 5, 5, 3]  # checked + skipped; the output biases have only 3
+
+
+def test_threads_are_set_before_numpy_loads_unless_the_environment_says(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import main, os; main.set_threads({}); "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['OMP_NUM_THREADS'])")
+    clean = {key: value for key, value in os.environ.items()
+             if key not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    for threads, env, expected in ((None, clean, "1 1"), (3, clean, "3 3"),
+                                   (None, dict(clean, OPENBLAS_NUM_THREADS="2",
+                                               OMP_NUM_THREADS="2"), "2 2")):
+        out = subprocess.run([sys.executable, "-c", code.format(threads)], env=env,
+                             capture_output=True, text=True, cwd=REPOSITORY, check=True).stdout
+        assert out.split() == expected.split()
