@@ -443,8 +443,8 @@ def run_all(config, dataset, new_trainee, stop):
           f"{'val loss':>8} {'seconds':>8}  status")
     for outcome in outcomes:
         final = outcome.final
-        print(f"{outcome.name:10} {final['accuracy']:9.3f} {final['loss']:10.3f} "
-              f"{final['val_accuracy']:8.3f} {final['val_loss']:8.3f} {outcome.seconds:8.2f}  "
+        print(f"{outcome.name:10} {final['accuracy']:9.3f} {final['loss']:10.3g} "
+              f"{final['val_accuracy']:8.3f} {final['val_loss']:8.3g} {outcome.seconds:8.2f}  "
               f"{outcome.result.status}")
     for path in [path for outcome in outcomes for path in outcome.written] + written:
         print(f"wrote {path}")

@@ -131,13 +131,16 @@ DATASETS = {
                       defaults=dict(hidden=[64], l2=5e-4, batch_size=32, epochs=30,
                                     log_every=1),
                       optimizer_defaults=dict(adam=dict(learning_rate=0.005, decay=1e-3,
-                                                        beta_1=0.9))),
-    # The book's chapter 19 (Fashion-MNIST): 784-128-128-10, batches of 128, 10 epochs,
-    # Adam lr 0.001, decay 1e-3.
+                                                        beta_1=0.9),
+                                              gd=dict(learning_rate=0.05),
+                                              adagrad=dict(learning_rate=0.1),
+                                              rmsprop=dict(learning_rate=0.003))),
+    # Defaults for a small table such as iris (150 rows): about 800 steps. For
+    # Fashion-MNIST the README gives the book's chapter-19 setting instead.
     "file": Dataset("data:user_data", "your own data, given with --data PATH", "classes",
                     options=("data",),
-                    defaults=dict(hidden=[128, 128], batch_size=128, epochs=10, log_every=1),
-                    optimizer_defaults=dict(adam=dict(learning_rate=0.001, decay=1e-3,
+                    defaults=dict(hidden=[64], batch_size=32, epochs=200, log_every=10),
+                    optimizer_defaults=dict(adam=dict(learning_rate=0.005, decay=1e-3,
                                                       beta_1=0.9))),
 }
 

@@ -107,7 +107,7 @@ def test_help_lists_every_flag_and_every_registered_part(capsys):
         for name, entry in table.items():
             assert f"{name}" in text and entry.help in text
     assert ("(default: gd 0.3, adagrad 1, rmsprop 0.03, adam 0.07; sine: adam 0.005; "
-            "digits: adam 0.005; file: adam 0.001)") in text
+            "digits: adam 0.005, gd 0.05, adagrad 0.1, rmsprop 0.003; file: adam 0.005)") in text
     for status in ("0 done", "1 training diverged", "2 bad input", "3 an output could not",
                    "130 stopped by Ctrl-C", "141 standard output or error closed",
                    "143 stopped by SIGTERM"):
