@@ -133,3 +133,71 @@ def test_parsing_imports_no_numpy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=README.parent).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("flag, inside, outside", [
+    ("--dropout", ["0", "0.999"], ["1", "-0.001"]),
+    ("--momentum", ["0", "0.99"], ["1", "-0.1"]),
+    ("--rho", ["0", "0.99"], ["1"]),
+    ("--beta1", ["0", "0.99"], ["1"]),
+    ("--beta2", ["0", "0.9999"], ["1"]),
+    ("--learning-rate", ["1e-9", "5"], ["0", "-1", "inf", "nan"]),
+    ("--decay", ["0", "1"], ["-1e-9", "inf"]),
+    ("--epsilon", ["0", "1"], ["-1"]),
+    ("--l1", ["0", "2"], ["-0.5"]),
+    ("--l2", ["0", "2"], ["-0.5"]),
+    ("--weight-scale", ["0", "1"], ["-0.1"]),
+    ("--epochs", ["0", "5"], ["-1", "1.5"]),
+    ("--batch-size", ["1"], ["0"]),
+    ("--samples", ["1"], ["0"]),
+    ("--classes", ["2", "256"], ["1", "257"]),
+    ("--seed", ["0", "4294967295"], ["-1", "4294967296"]),
+    ("--log-every", ["1"], ["0"]),
+    ("--patience", ["1"], ["0"]),
+    ("--min-delta", ["0"], ["-1"]),
+    ("--threads", ["1", "4"], ["0"]),
+    ("--checkpoint-every", ["1"], ["0"]),
+    ("--gradient-sample", ["1"], ["0"]),
+])
+def test_documented_ranges_hold_at_their_edges(capsys, flag, inside, outside):
+    for value in inside:
+        assert getattr(cli.parse([flag, value]), flag[2:].replace("-", "_")) is not None
+    for value in outside:
+        with pytest.raises(SystemExit) as done:
+            cli.parse([f"{flag}={value}"])  # "=": argparse takes "-1e-9" alone for a flag
+        assert done.value.code == 2
+        assert f"argument {flag}: must be" in capsys.readouterr().err
+
+
+def test_each_optimizer_takes_exactly_its_own_flags():
+    for name, entry in registry.OPTIMIZERS.items():
+        for hyperparameter, spec in cli.hyperparameter_flags().items():
+            args = cli.parse(["--optimizer", name, spec.flag, "0.5"])
+            if hyperparameter in entry.defaults:
+                assert cli.resolve(args)["hyperparameters"][hyperparameter] == 0.5
+            else:
+                with pytest.raises(cli.UsageError, match=f"does not apply to --optimizer {name}"):
+                    cli.resolve(args)
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--checkpoint-every", "5"], "argument --checkpoint-every: needs --save"),
+    (["--gradient-sample", "5"], "argument --gradient-sample: needs --check-gradients"),
+    (["--predict", "x.csv"], "argument --predict: needs --load MODEL.npz"),
+    (["--predict", "x.csv", "--load", "m.npz", "--epochs", "3"],
+     "argument --predict: only predicts; it cannot be combined with --epochs"),
+    (["--predict", "x.csv", "--load", "m.npz", "--save", "n.npz"], "with --save"),
+    (["--dataset", "file"], "argument --dataset: file needs --data"),
+    (["--data", "x.csv", "--dataset", "spiral"], "argument --data: does not apply"),
+    (["--dataset", "digits", "--samples", "10"], "argument --samples: does not apply"),
+])
+def test_flags_that_need_or_exclude_each_other(flags, message):
+    with pytest.raises(cli.UsageError, match=re.escape(message)):
+        resolve(*flags)
+
+
+def test_data_alone_means_the_file_dataset_and_its_defaults():
+    config = resolve("--data", "pets.csv")
+    assert config["dataset"] == "file" and config["data"] == "pets.csv"
+    assert config["hidden"] == [64] and config["batch_size"] == 32 and config["epochs"] == 200
+    assert config["plot"] == Path("plots/pets-adam.png")

@@ -68,3 +68,23 @@ def test_predictions_per_head():
     np.testing.assert_array_equal(Classes().predictions(np.array([[0.2, 0.8]])), [1])
     np.testing.assert_array_equal(Binary().predictions(np.array([[0.2], [0.8]])), [[0], [1]])
     np.testing.assert_array_equal(SquaredError().predictions(np.array([[0.3]])), [[0.3]])
+
+
+@pytest.mark.parametrize("head, y", [
+    (Classes(), np.array([0, 2, 1])), (Binary(), np.array([[1], [0], [1]])),
+    (SquaredError(), np.array([[0.5], [-1.0], [2.0]])),
+    (AbsoluteError(), np.array([[0.5], [-1.0], [2.0]]))])
+def test_heads_leave_their_arguments_unchanged(head, y):
+    scores = np.array([[0.3, -0.2, 1.0], [1.5, 0.1, -0.4], [-0.7, 0.9, 0.2]])
+    if head.task != "classes":
+        scores = scores[:, :1]
+    scores_copy, y_copy = scores.copy(), y.copy()
+    head.forward(scores, y)
+    head.backward(y)
+    outputs = head.outputs(scores)
+    outputs_copy = outputs.copy()
+    head.metrics(outputs, y)
+    head.predictions(outputs)
+    np.testing.assert_array_equal(scores, scores_copy)
+    np.testing.assert_array_equal(y, y_copy)
+    np.testing.assert_array_equal(outputs, outputs_copy)

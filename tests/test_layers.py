@@ -228,3 +228,40 @@ def test_bernoulli_compares_32_bit_uniforms_with_p():
     u = np.random.default_rng(3).bit_generator.random_raw(32).view(np.uint32)[:63] / 2**32
     np.testing.assert_array_equal(kept, (u < 0.3).reshape(7, 9))
     assert 0.2 < kept.mean() < 0.4
+
+
+@pytest.mark.parametrize("make", [lambda: Dense(4, 3, 0.1, 0.2, 0.3, 0.4),
+                                  lambda: Dropout(0.3, rng=np.random.default_rng(1))],
+                         ids=["dense", "dropout"])
+@pytest.mark.parametrize("training", [False, True])
+def test_layers_leave_their_arguments_unchanged(make, training):
+    rng = np.random.default_rng(0)
+    layer = make()
+    x = rng.standard_normal((5, 4))
+    x_copy = x.copy()
+    out = layer.forward(x, training)
+    np.testing.assert_array_equal(x, x_copy)
+    g = rng.standard_normal(out.shape)
+    g_copy = g.copy()
+    layer.backward(g)
+    np.testing.assert_array_equal(g, g_copy)
+
+
+def test_dense_gradient_is_of_the_upstream_given_not_of_a_changed_one():
+    # The reference is computed from a copy made before backward runs: a
+    # backward pass that scaled its argument in place would fail here.
+    rng = np.random.default_rng(2)
+    layer = Dense(3, 2, rng=rng)
+    x, upstream = rng.standard_normal((4, 3)), rng.standard_normal((4, 2))
+    expected_dx, expected_dw = upstream.copy() @ layer.weights.T, x.T @ upstream.copy()
+    layer.forward(x)
+    np.testing.assert_allclose(layer.backward(upstream), expected_dx, rtol=1e-12)
+    np.testing.assert_allclose(layer.dweights, expected_dw, rtol=1e-12)
+    np.testing.assert_allclose(layer.dbiases, upstream.sum(axis=0, keepdims=True), rtol=1e-12)
+
+
+def test_dropout_keeps_the_expected_activation_over_many_masks():
+    layer = Dropout(0.4, rng=np.random.default_rng(5))
+    x = np.full((1, 2000), 3.0)
+    means = [layer.forward(x, training=True).mean() for _ in range(50)]
+    assert abs(np.mean(means) - 3.0) < 0.02

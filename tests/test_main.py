@@ -742,3 +742,61 @@ def test_threads_are_set_before_numpy_loads_unless_the_environment_says(tmp_path
         out = subprocess.run([sys.executable, "-c", code.format(threads)], env=env,
                              capture_output=True, text=True, cwd=REPOSITORY, check=True).stdout
         assert out.split() == expected.split()
+
+
+def test_optimizer_all_reports_divergence_and_interruption_by_status(tmp_path, monkeypatch):
+    import registry
+
+    # One optimizer of the comparison diverges: the status says so.
+    monkeypatch.setitem(registry.DATASETS, "spiral", registry.Dataset(
+        "data:spiral", "test", "classes", options=("samples", "classes"),
+        optimizer_defaults=dict(gd=dict(learning_rate=1e300))))
+    assert main.main([*SHORT, "--optimizer", "all", "--no-plot", "--log-level", "ERROR"]) == 1
+    # Ctrl-C during the second optimizer: the comparison stops there, with 130.
+    calls = 0
+    backward = model.Network.backward
+
+    def interrupted_backward(self, y):
+        nonlocal calls
+        calls += 1
+        if calls == 250:
+            raise KeyboardInterrupt
+        backward(self, y)
+
+    monkeypatch.setattr(model.Network, "backward", interrupted_backward)
+    monkeypatch.setitem(registry.DATASETS, "spiral", registry.Dataset(
+        "data:spiral", "test", "classes", options=("samples", "classes")))
+    metrics = tmp_path / "m.csv"
+    assert main.main([*SHORT, "--optimizer", "all", "--no-plot", "--log-level", "ERROR",
+                      "--metrics", str(metrics)]) == 130
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m-adagrad.csv", "m-gd.csv"]
+
+
+def test_no_checkpoint_is_saved_after_divergence(tmp_path, capsys):
+    saved = tmp_path / "n.npz"
+    assert main.main([*SHORT, "--optimizer", "gd", "--learning-rate", "1e300", "--no-plot",
+                      "--save", str(saved)]) == 1
+    assert not saved.exists()
+    assert "not saving" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("dataset", ["spiral", "vertical", "digits"])
+def test_the_seed_reaches_the_data_and_the_weights(dataset):
+    flags = ["--dataset", dataset, "--no-plot"]
+    first = [experiment.load_dataset(cli.resolve(cli.parse([*flags, "--seed", str(seed)])))
+             for seed in (1, 1, 2)]
+    np.testing.assert_array_equal(first[0].x_train, first[1].x_train)
+    assert not np.array_equal(first[0].x_train, first[2].x_train)
+
+
+def test_explain_shows_the_parameters_before_and_after_the_step(capsys):
+    assert main.main([*SHORT, "--explain", "--hidden", "3", "--no-plot"]) == 0
+    text = capsys.readouterr().out
+    before = [line for line in text.splitlines() if line.strip().startswith("before")]
+    after = [line for line in text.splitlines() if line.strip().startswith("after")]
+    assert len(before) == len(after) == 4
+    assert all(b.split("=")[1] != a.split("=")[1] for b, a in zip(before, after, strict=True))
+    # Adam's first step moves every weight by the learning rate: 0.07 here.
+    w_before = np.array(before[0].split("[", 2)[2].rstrip("]").split(), dtype=float)
+    w_after = np.array(after[0].split("[", 2)[2].rstrip("]").split(), dtype=float)
+    np.testing.assert_allclose(np.abs(w_after - w_before), 0.07, atol=1e-3)

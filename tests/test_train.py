@@ -134,3 +134,48 @@ def test_epoch_figures_cover_every_output_against_its_own_label(head, targets, b
     assert row["data_loss"] == pytest.approx(before["loss"], rel=1e-9)
     if head.task == "regression":
         assert set(REGRESSION_COLUMNS) <= set(row) and row["r2"] != 0
+
+
+def test_every_epoch_shuffles_the_mini_batches_anew():
+    x, y, xv, yv = problem()
+    seen = []
+
+    class Spy(type(net())):
+        def forward(self, x, y, training=False):
+            if training:
+                seen.append(x[:, 0].copy())
+            return super().forward(x, y, training)
+
+    network = net()
+    network.__class__ = Spy
+    train(network, SGD(1e-12), x, y, xv, yv, epochs=3, batch_size=30,
+          rng=np.random.default_rng(0))
+    assert len(seen) == 6  # two batches an epoch
+    epochs = [np.concatenate(seen[i:i + 2]) for i in (0, 2, 4)]
+    for first, second in zip(epochs[:-1], epochs[1:], strict=True):
+        assert sorted(first) == sorted(second) == sorted(x[:, 0])
+        assert not np.array_equal(first, second)
+
+
+def test_the_logged_learning_rate_is_that_of_the_epochs_last_step():
+    x, y, xv, yv = problem()
+    result = train(net(), SGD(0.1, decay=0.5), x, y, xv, yv, epochs=3, log_every=1,
+                   batch_size=20)  # three steps an epoch: t = 0, 1, 2 then 3, 4, 5...
+    rates = [row["learning_rate"] for row in result.rows]
+    assert rates == [0.1 / (1 + 0.5 * 2), 0.1 / (1 + 0.5 * 5), 0.1 / (1 + 0.5 * 8)]
+
+
+def test_a_weight_that_becomes_infinite_is_divergence_even_with_a_finite_loss():
+    x, y, xv, yv = problem()
+
+    class Breaks(SGD):
+        """An update that sends one hidden bias to -inf: its ReLU unit then
+        outputs 0, and the loss stays finite."""
+
+        def step(self, layers):
+            super().step(layers)
+            layers[0].biases[0, 0] = -np.inf
+
+    result = train(net(), Breaks(0.01), x, y, xv, yv, epochs=5)
+    assert result.status == DIVERGED and result.epochs_done == 1
+    assert np.isfinite(result.rows[-1]["data_loss"])
