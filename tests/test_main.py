@@ -15,7 +15,7 @@ from train import COLUMNS, REGRESSION_COLUMNS
 SHORT = ["--epochs", "200", "--log-every", "50", "--samples", "30"]
 
 
-def run(tmp_path, *flags, plot=True):
+def run(tmp_path, *flags, plot=False):
     """main() on a short run writing into tmp_path; returns (status, metrics rows)."""
     metrics = tmp_path / "metrics.csv"
     outputs = ["--metrics", str(metrics)]
@@ -27,7 +27,7 @@ def run(tmp_path, *flags, plot=True):
 
 @pytest.mark.parametrize("optimizer", ["adam", "gd", "sgd", "adagrad", "rmsprop"])
 def test_every_optimizer_trains_and_writes_outputs(tmp_path, capsys, optimizer):
-    status, rows = run(tmp_path, "--optimizer", optimizer)
+    status, rows = run(tmp_path, "--optimizer", optimizer, plot=True)
     assert status == 0
     assert list(rows[0]) == list(COLUMNS)
     assert [int(r["epoch"]) for r in rows] == [1, 50, 100, 150, 200]
@@ -126,7 +126,7 @@ def test_help_and_version(capsys):
 
 
 def test_divergence_stops_with_status_1_and_keeps_outputs(tmp_path, capsys):
-    status, rows = run(tmp_path, "--optimizer", "gd", "--learning-rate", "1e300")
+    status, rows = run(tmp_path, "--optimizer", "gd", "--learning-rate", "1e300", plot=True)
     assert status == 1
     # The weights blow up in the first update: the validation loss shows it at once.
     assert not np.isfinite([float(rows[-1]["loss"]), float(rows[-1]["val_loss"])]).all()
@@ -148,7 +148,7 @@ def test_ctrl_c_stops_and_keeps_outputs(tmp_path, monkeypatch):
         backward(self, y)
 
     monkeypatch.setattr(model.Network, "backward", interrupted_backward)
-    status, rows = run(tmp_path)
+    status, rows = run(tmp_path, plot=True)
     assert status == 130
     assert [int(r["epoch"]) for r in rows] == [1, 50, 100]
     assert (tmp_path / "figure.png").exists()
@@ -318,7 +318,7 @@ def test_patience_and_vertical_dataset(tmp_path, capsys):
 
 def test_binary_classification_from_the_command_line(tmp_path, capsys):
     status, rows = run(tmp_path, "--dataset", "spiral", "--classes", "2", "--loss", "binary",
-                       "--epochs", "400")
+                       "--epochs", "400", plot=True)
     assert status == 0 and list(rows[0]) == list(COLUMNS)
     assert float(rows[-1]["accuracy"]) > 0.85
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
@@ -327,7 +327,8 @@ def test_binary_classification_from_the_command_line(tmp_path, capsys):
 
 
 def test_sine_regression_from_the_command_line(tmp_path, capsys):
-    status, rows = run(tmp_path, "--dataset", "sine", "--epochs", "300", "--log-every", "100")
+    status, rows = run(tmp_path, "--dataset", "sine", "--epochs", "300", "--log-every", "100",
+                       plot=True)
     assert status == 0 and list(rows[0]) == list(REGRESSION_COLUMNS)
     assert float(rows[-1]["val_r2"]) > 0.9
     out = capsys.readouterr().out
