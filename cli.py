@@ -151,6 +151,8 @@ def build_parser():
     optimizers = list(registry.OPTIMIZERS)
     p = _Parser(
         prog="main.py",
+        # A fixed width: the same text on every terminal, and the README's copy of it.
+        formatter_class=lambda prog: argparse.HelpFormatter(prog, width=88),
         description="Train a NumPy neural network (by default on the nnfs spiral data), "
                     "validate it, log its progress and plot the result.",
         epilog="Exit status: 0 done, 1 training diverged or the gradient check failed, "

@@ -201,3 +201,13 @@ def test_data_alone_means_the_file_dataset_and_its_defaults():
     assert config["dataset"] == "file" and config["data"] == "pets.csv"
     assert config["hidden"] == [64] and config["batch_size"] == 32 and config["epochs"] == 200
     assert config["plot"] == Path("plots/pets-adam.png")
+
+
+def test_the_readme_holds_the_whole_help_text(capsys):
+    with pytest.raises(SystemExit):
+        cli.parse(["--help"])
+    text = capsys.readouterr().out
+    readme = README.read_text()
+    copy = readme.split("<summary>The whole of <code>python main.py --help</code>", 1)[1]
+    copy = copy.split("```\n", 1)[1].split("```", 1)[0]
+    assert copy == text
