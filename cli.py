@@ -53,6 +53,8 @@ ARCHITECTURE = ("hidden", "classes", "loss")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_SEED = 2**32 - 1  # NumPy's legacy seeding, which nnfs's data uses, takes 32 bits
 MAX_CLASSES = 256     # nnfs stores labels as uint8
+MAX_WIDTH = 100_000   # units of a hidden layer: far beyond what trains on a CPU
+MAX_SAMPLES = 1_000_000  # points per class that nnfs draws
 
 
 class UsageError(ValueError):
@@ -85,6 +87,13 @@ def _number(kind):
 
     parse.__name__ = kind  # argparse names the type in some messages
     return parse
+
+
+def _path(text):
+    """An argparse type for a file or folder path: any text but an empty one."""
+    if not text:
+        raise argparse.ArgumentTypeError("must be a path, got ''")
+    return Path(text)
 
 
 def _whole(low, high=None):
@@ -181,8 +190,9 @@ def build_parser():
                         "classes, mse for a regression)")
     g.add_argument("--epochs", type=_whole(0),
                    help=f"passes over the training data (default: {DEFAULTS['epochs']})")
-    g.add_argument("--hidden", type=positive_whole, nargs="+", metavar="WIDTH",
-                   help="width of each hidden layer, e.g. --hidden 64 64 (default: 64"
+    g.add_argument("--hidden", type=_whole(1, MAX_WIDTH), nargs="+", metavar="WIDTH",
+                   help=f"width of each hidden layer, 1 to {MAX_WIDTH:,}, e.g. --hidden 64 64 "
+                        "(default: 64"
                         f"{_dataset_defaults('hidden')})")
     g.add_argument("--weight-scale", type=non_negative, metavar="S",
                    help="initial weights are S * N(0, 1), biases 0 (default: 0.01"
@@ -218,14 +228,15 @@ def build_parser():
     described = "; ".join(f"{name}: {entry.help}" for name, entry in registry.DATASETS.items())
     g.add_argument("--dataset", choices=list(registry.DATASETS),
                    help=f"{described} (default: {DEFAULTS['dataset']})")
-    g.add_argument("--samples", type=positive_whole,
-                   help="points per class in each of the training and validation sets "
+    g.add_argument("--samples", type=_whole(1, MAX_SAMPLES),
+                   help=f"points per class in each of the training and validation sets, 1 to "
+                        f"{MAX_SAMPLES:,} "
                         f"(default: {DEFAULTS['samples']}{_dataset_defaults('samples')} "
                         "points in all)")
     g.add_argument("--classes", type=_whole(2, MAX_CLASSES),
                    help=f"number of classes, 2 to {MAX_CLASSES}: spiral arms or clusters "
                         f"(default: {DEFAULTS['classes']})")
-    g.add_argument("--data", type=Path, metavar="PATH",
+    g.add_argument("--data", type=_path, metavar="PATH",
                    help="your own data (--dataset file): a CSV file of numeric feature "
                         "columns with the class in the last column (header optional), or a "
                         "folder with one subfolder of images per class (or train/ and test/ "
@@ -240,26 +251,26 @@ def build_parser():
     g.add_argument("--log-every", type=positive_whole, metavar="N",
                    help="log and record every N epochs, and the first and last "
                         f"(default: {DEFAULTS['log_every']})")
-    g.add_argument("--metrics", type=Path, metavar="PATH",
+    g.add_argument("--metrics", type=_path, metavar="PATH",
                    help="write the logged epochs to PATH: CSV, or JSON if PATH ends in .json")
-    g.add_argument("--plot", type=Path, metavar="PATH",
+    g.add_argument("--plot", type=_path, metavar="PATH",
                    help="where to save the figure (default: plots/<optimizer>.png, or "
                         "plots/<dataset>-<optimizer>.png for a dataset other than the spiral)")
     g.add_argument("--no-plot", action="store_true", help="draw no figure")
     g.add_argument("--show", action="store_true", help="also open the figure in a window")
-    g.add_argument("--animate", type=Path, metavar="PATH.gif",
+    g.add_argument("--animate", type=_path, metavar="PATH.gif",
                    help="also write an animation of the network learning: one frame per "
                         "logged epoch (at most about 100)")
-    g.add_argument("--save", type=Path, metavar="PATH.npz",
+    g.add_argument("--save", type=_path, metavar="PATH.npz",
                    help="save the trained network (parameters and a JSON header)")
-    g.add_argument("--load", type=Path, metavar="PATH.npz",
+    g.add_argument("--load", type=_path, metavar="PATH.npz",
                    help="start from a saved network, with the saved run's settings for "
                         "every flag not given, and go on exactly where it stopped; with "
                         "--epochs 0 only evaluate it")
     g.add_argument("--checkpoint-every", type=positive_whole, metavar="K",
                    help="with --save: also rewrite the checkpoint every K epochs, so that a "
                         "killed run loses at most K epochs")
-    g.add_argument("--predict", type=Path, metavar="PATH",
+    g.add_argument("--predict", type=_path, metavar="PATH",
                    help="with --load: print the saved network's prediction for each input "
                         "of PATH (a CSV file of feature rows, an image, or a folder of images) "
                         "and exit")
@@ -296,6 +307,7 @@ def resolve(args, saved=None):
     """
     given = {key: value for key, value in vars(args).items() if value is not None}
     if saved is not None:
+        saved = _checked_settings(saved, args.load)
         for key in ARCHITECTURE:
             if key in given and key in saved and given[key] != saved[key]:
                 raise UsageError(f"argument --{key}: the network in {str(args.load)!r} has "
@@ -325,17 +337,25 @@ def resolve(args, saved=None):
         config["loss"] = next(name for name, head in registry.HEADS.items()
                               if head.task == tasks[0])
     task = registry.HEADS[config["loss"]].task
+    from_file = saved is not None and "loss" not in given
     if task not in tasks:
+        if from_file:
+            raise UsageError(f"argument --dataset: the network in {str(args.load)!r} has the "
+                             f"{config['loss']} head, which does not fit --dataset {dataset} "
+                             f"({entry.task})")
         fitting = [name for name, head in registry.HEADS.items() if head.task in tasks]
         raise UsageError(f"argument --loss: {config['loss']} does not fit --dataset {dataset} "
                          f"({entry.task}); choose {' or '.join(fitting)}")
     if task == "binary" and "classes" in entry.options and config["classes"] != 2:
+        if from_file:
+            raise UsageError(f"argument --classes: the network in {str(args.load)!r} is "
+                             f"binary: give --classes 2, not {config['classes']}")
         raise UsageError(f"argument --loss: binary needs --classes 2, not {config['classes']}")
 
     config["hyperparameters"] = _hyperparameters(args, config, saved)
     _check_combinations(args, config)
     plot = None
-    if not (args.no_plot or args.predict):
+    if not (args.no_plot or args.predict or args.explain):
         source = Path(config["data"]).stem if dataset == "file" else dataset
         plot = args.plot or Path("plots") / (
             f"{config['optimizer']}.png" if dataset == "spiral"
@@ -348,6 +368,62 @@ def resolve(args, saved=None):
         gradient_sample=args.gradient_sample, explain=args.explain, predict=args.predict,
         checkpoint_every=args.checkpoint_every)
     return config
+
+
+def _checked_settings(saved, path):
+    """The saved run's settings, each checked as its flag checks it on the command line.
+
+    A checkpoint is a file like any other: a setting of the wrong type or
+    out of its range is a UsageError naming it, never a failure later on.
+    """
+    actions = {action.dest: action for action in build_parser()._actions}
+    checked = {}
+    for key in (*INHERITED, "hyperparameters"):
+        if key not in saved or saved[key] is None:
+            continue
+        value = saved[key]
+        try:
+            if key == "hyperparameters":
+                checked[key] = _checked_hyperparameters(value, saved.get("optimizer"))
+            elif key == "data":
+                if not isinstance(value, str) or not value:
+                    raise ValueError("must be a path")
+                checked[key] = value
+            else:
+                checked[key] = _as_flag(actions[key], value)
+        except (ValueError, TypeError, argparse.ArgumentTypeError) as error:
+            raise UsageError(f"argument --load: the run saved in {str(path)!r} has {key} "
+                             f"{_shown(value)}, which {error}") from None
+    return checked
+
+
+def _as_flag(action, value):
+    """``value`` as the flag of ``action`` would have parsed it from its text."""
+    if action.nargs == "+":
+        if not isinstance(value, list) or not value:
+            raise ValueError("must be a list of one or more values")
+        return [_as_flag(argparse.Action([], action.dest, type=action.type), v) for v in value]
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"must be {action.metavar or 'a value'} as on the command line")
+    parsed = action.type(str(value)) if action.type else str(value)
+    if action.choices is not None and parsed not in action.choices:
+        raise ValueError(f"is not one of {', '.join(map(str, action.choices))}")
+    return parsed
+
+
+def _checked_hyperparameters(values, optimizer):
+    if not isinstance(values, dict):
+        raise ValueError("must be an object of the optimizer's settings")
+    flags = hyperparameter_flags()
+    known = registry.OPTIMIZERS.get(optimizer)
+    checked = {}
+    for name, value in values.items():
+        if known is None or name not in known.defaults:
+            raise ValueError(f"names {name!r}, which {optimizer} does not take")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"gives {name} the value {value!r}, not a number")
+        checked[name] = _number(flags[name].kind)(str(value))
+    return checked
 
 
 def _shown(value):
@@ -388,6 +464,11 @@ def _check_combinations(args, config):
         raise UsageError("argument --checkpoint-every: needs --save")
     if args.gradient_sample is not None and not args.check_gradients:
         raise UsageError("argument --gradient-sample: needs --check-gradients")
+    if args.explain:
+        for flag in ("save", "metrics", "animate", "checkpoint_every", "plot", "show"):
+            if getattr(args, flag) not in (None, False):
+                raise UsageError(f"argument --explain: shows one step and exits; it cannot be "
+                                 f"combined with --{flag.replace('_', '-')}")
     if args.predict is not None:
         if args.load is None:
             raise UsageError("argument --predict: needs --load MODEL.npz")

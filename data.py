@@ -152,8 +152,13 @@ def fit_scaler(x):
     if x.ndim != 2 or len(x) == 0:
         raise ValueError(f"fit_scaler needs an (N, features) array with N >= 1, got {x.shape}")
     constant = (x == x[:1]).all(axis=0, keepdims=True)
-    mean = np.where(constant, x[:1], x.mean(axis=0, keepdims=True))
-    scale = np.where(constant, 1.0, x.std(axis=0, keepdims=True))
+    with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+        mean = np.where(constant, x[:1], x.mean(axis=0, keepdims=True))
+        scale = np.where(constant, 1.0, x.std(axis=0, keepdims=True))
+    if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+        column = int(np.flatnonzero(~(np.isfinite(mean) & np.isfinite(scale)))[0]) + 1
+        raise DataError(f"feature {column} has values too large to standardise "
+                        "(their squares overflow)")
     return mean, scale
 
 
@@ -172,7 +177,10 @@ def _held_out(x, y, validation, seed, source, scaler=None, **fields):
         raise DataError(f"{source} is too small: each class has a single sample, so none can "
                         f"be held out for validation")
     if scaler is None:
-        scaler = fit_scaler(x[train])
+        try:
+            scaler = fit_scaler(x[train])
+        except DataError as error:
+            raise DataError(f"{source}: {error}") from None
     return Dataset(standardise(x[train], scaler), y[train], standardise(x[val], scaler), y[val],
                    "classes", scaler=scaler, **fields)
 
@@ -220,8 +228,7 @@ def from_path(path, seed=0, validation=0.25):
     path = Path(path)
     if path.is_dir():
         return _image_folder(path, seed, validation)
-    if not path.exists():
-        raise DataError(f"{_show(path)} does not exist")
+    _regular_file(path)
     if _open_image(path) is not None:
         raise DataError(f"{_show(path)} is a single image: give a CSV file, or a folder with "
                         f"one subfolder of images per class")
@@ -245,9 +252,7 @@ def prediction_inputs(path, n_features, image_shape=None):
         files = [path / name for name in _visible(path, directories=False)]
         if not files:
             raise DataError(f"{_show(path)} holds no image files (subfolders are not searched)")
-    elif not path.exists():
-        raise DataError(f"{_show(path)} does not exist")
-    elif _open_image(path) is None:
+    elif _regular_file(path) and _open_image(path) is None:
         return _prediction_rows(path, n_features)
     else:
         files = [path]
@@ -393,15 +398,33 @@ def _prediction_rows(path, n_features):
 # Folders of images
 
 
+def _regular_file(path):
+    """True, or DataError: a pipe or a device would be read twice, or never end."""
+    if not path.exists():
+        raise DataError(f"{_show(path)} does not exist")
+    if not path.is_file():
+        raise DataError(f"{_show(path)} is not a regular file (a pipe or a device?): "
+                        "save it to a file first")
+    return True
+
+
 def _open_image(path):
     """The image at path as greyscale pixels (height, width) uint8, or None if not an image."""
+    import warnings
+
     from PIL import Image, UnidentifiedImageError  # here: only real images need Pillow
 
     try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("L"))
+        with warnings.catch_warnings():
+            # Pillow only warns below twice its limit of 89 million pixels: refuse it all.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return np.asarray(image.convert("L"))
     except UnidentifiedImageError:
         return None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise DataError(f"{_show(path)} is too large to read as an image (over "
+                        f"{Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (OSError, SyntaxError, ValueError) as error:  # recognised, but unreadable
         reason = getattr(error, "strerror", None) or " ".join(str(error).split())
         raise DataError(f"{_show(path)} cannot be read as an image: {reason}") from None

@@ -14,6 +14,7 @@ Exit status: 0 done, 1 training diverged or the gradient check failed,
 
 import json
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -73,48 +74,31 @@ def run(args, stop=None):
         config = cli.resolve(args, _saved_config(saved))
         if saved is not None:
             checkpoint.check_dtype(saved, np.dtype(config["dtype"]))
+        _check_inputs_are_not_outputs(config)
         if config["predict"] is not None:
             return predict(config, saved)
         outputs.check(planned_outputs(config))
         dataset = load_dataset(config, saved)
         n_outputs = registry.build(registry.HEADS[config["loss"]]).n_outputs(dataset.n_classes)
         if saved is not None:
-            _check_fits(saved.architecture, dataset, n_outputs, config)
+            _check_fits(saved, dataset, n_outputs, config)
+        new_trainee = _trainees(config, dataset, n_outputs)
+        if config["optimizer"] == "all":
+            trainee = new_trainee("adam", cli.optimizer_defaults("adam", config["dataset"]))
+        else:
+            trainee = new_trainee(config["optimizer"], config["hyperparameters"])
+        start = resume(saved, trainee, config) if saved is not None else 0
     except checkpoint.CheckpointError as error:
         return _usage_error(f"argument --load: {error}")
     except ValueError as error:  # cli.UsageError and data.DataError included
         return _usage_error(str(error))
 
     log.info("configuration: %s", json.dumps(jsonable(config)))
-    seeds = np.random.SeedSequence(config["seed"]).spawn(2)
-
-    def new_trainee(optimizer_name, hyperparameters):
-        # The same seeds every time: the same initial weights, masks and batch orders.
-        network = build(dataset.n_features, config["hidden"], n_outputs,
-                        registry.build(registry.HEADS[config["loss"]]),
-                        dropout=config["dropout"], l1=config["l1"], l2=config["l2"],
-                        weight_scale=config["weight_scale"],
-                        rng=np.random.default_rng(seeds[0]), dtype=np.dtype(config["dtype"]))
-        rngs = {"shuffle": np.random.default_rng(seeds[1])}
-        dropouts = [layer for layer in network.layers if isinstance(layer, Dropout)]
-        if dropouts:
-            rngs["dropout"] = dropouts[0].rng  # one generator, shared by every Dropout
-        return Trainee(network, make_optimizer(optimizer_name, hyperparameters), rngs)
-
-    if config["optimizer"] == "all":
-        if config["check_gradients"]:
-            trainee = new_trainee("adam", cli.optimizer_defaults("adam", config["dataset"]))
-            if not report_gradient_check(trainee.network, dataset, config["gradient_sample"]):
-                return cli.EXIT_FAILED
-        return run_all(config, dataset, new_trainee, stop)
-
-    trainee = new_trainee(config["optimizer"], config["hyperparameters"])
-    start = 0
-    if saved is not None:
-        start = resume(saved, trainee, config)
     if config["check_gradients"] and not report_gradient_check(
             trainee.network, dataset, config["gradient_sample"]):
         return cli.EXIT_FAILED
+    if config["optimizer"] == "all":
+        return run_all(config, dataset, new_trainee, stop)
     if config["explain"]:
         # The first batch that training would see: all of it, or a shuffled mini-batch.
         batch = batches(len(dataset.y_train), config["batch_size"], trainee.rngs["shuffle"])[0]
@@ -124,6 +108,60 @@ def run(args, stop=None):
     outcome = run_one(config, dataset, trainee, start, stop)
     report(outcome, config, start)
     return exit_status([outcome], stop)
+
+
+# The most the parameters, their gradients and an optimizer's state may take:
+# a network beyond it is refused before anything is allocated.
+MAX_NETWORK_BYTES = 4 << 30
+
+
+def _trainees(config, dataset, n_outputs):
+    """A function making a fresh ``Trainee`` for an optimizer; checks the network first."""
+    widths = [dataset.n_features, *config["hidden"], n_outputs]
+    parameters = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+    # Parameters, gradients and up to two state arrays (Adam's m and v) each.
+    needed = 4 * parameters * np.dtype(config["dtype"]).itemsize
+    if needed > MAX_NETWORK_BYTES:
+        raise cli.UsageError(f"argument --hidden: a {'-'.join(map(str, widths))} network has "
+                             f"{parameters:,} parameters and would need {needed / 2**30:.0f} "
+                             f"GiB with its optimizer, more than {MAX_NETWORK_BYTES >> 30}")
+    seeds = np.random.SeedSequence(config["seed"]).spawn(2)
+
+    def new_trainee(optimizer_name, hyperparameters):
+        # The same seeds every time: the same initial weights, masks and batch orders.
+        with np.errstate(over="ignore"):  # weights beyond the dtype's range: refused below
+            network = build(dataset.n_features, config["hidden"], n_outputs,
+                            registry.build(registry.HEADS[config["loss"]]),
+                            dropout=config["dropout"], l1=config["l1"], l2=config["l2"],
+                            weight_scale=config["weight_scale"],
+                            rng=np.random.default_rng(seeds[0]),
+                            dtype=np.dtype(config["dtype"]))
+        if not network.is_finite():
+            raise cli.UsageError(f"argument --weight-scale: initial weights of scale "
+                                 f"{config['weight_scale']:g} do not fit {config['dtype']}")
+        rngs = {"shuffle": np.random.default_rng(seeds[1])}
+        dropouts = [layer for layer in network.layers if isinstance(layer, Dropout)]
+        if dropouts:
+            rngs["dropout"] = dropouts[0].rng  # one generator, shared by every Dropout
+        return Trainee(network, make_optimizer(optimizer_name, hyperparameters), rngs)
+
+    return new_trainee
+
+
+def _check_inputs_are_not_outputs(config):
+    """Refuse an output that would overwrite an input (--save over --load is the exception)."""
+    inputs = {"--load": config["load"], "--data": config["data"],
+              "--predict": config["predict"]}
+    planned = planned_outputs(config) if config["predict"] is None else {}
+    for in_flag, in_path in inputs.items():
+        if in_path is None:
+            continue
+        for out_flag, (out_path, _) in planned.items():
+            if out_flag == "--save" and in_flag == "--load":
+                continue  # going on from a checkpoint and saving it again
+            if os.path.realpath(in_path) == os.path.realpath(out_path):
+                raise cli.UsageError(f"argument {out_flag}: {str(out_path)!r} is the input of "
+                                     f"{in_flag}, which it would overwrite")
 
 
 def _usage_error(message):
@@ -192,8 +230,9 @@ def _rescaled(dataset, scaler):
     return dataset
 
 
-def _check_fits(architecture, dataset, n_outputs, config):
+def _check_fits(saved, dataset, n_outputs, config):
     """Refuse a saved network that the configured data does not fit."""
+    architecture = saved.architecture
     source = f"--dataset {config['dataset']}"
     if architecture["n_inputs"] != dataset.n_features:
         raise cli.UsageError(f"argument --load: the network takes {architecture['n_inputs']} "
@@ -201,6 +240,12 @@ def _check_fits(architecture, dataset, n_outputs, config):
     if architecture["outputs"] != n_outputs:
         raise cli.UsageError(f"argument --load: the network has {architecture['outputs']} "
                              f"outputs; {source} with --loss {config['loss']} needs {n_outputs}")
+    saved_classes = saved.header["classes"]
+    if saved_classes is not None and dataset.class_names is not None \
+            and list(saved_classes) != list(dataset.class_names):
+        raise cli.UsageError(f"argument --load: the network's classes are "
+                             f"{', '.join(saved_classes)}; {source} has "
+                             f"{', '.join(dataset.class_names)}")
 
 
 def make_optimizer(name, hyperparameters):
@@ -233,10 +278,11 @@ def resume(saved, trainee, config):
 
 def run_one(config, dataset, trainee, start, stop, prefix=""):
     """Train one network and write its outputs; returns its ``Outcome``."""
-    result, seconds, snapshots = train_one(config, dataset, trainee, start, stop, prefix)
-    # The network as it is returned: after early stopping, that of the best epoch.
-    epoch = result.final["epoch"] if result.status == EARLY_STOPPED else result.epochs_done
-    final = evaluation_row(trainee.network, trainee.optimizer, dataset, epoch)
+    with stop.training():
+        result, seconds, snapshots = train_one(config, dataset, trainee, start, stop, prefix)
+        # The network as it is returned: after early stopping, that of the best epoch.
+        epoch = result.final["epoch"] if result.status == EARLY_STOPPED else result.epochs_done
+        final = evaluation_row(trainee.network, trainee.optimizer, dataset, epoch)
     with stop.writing():
         written, failed = write_outputs(config, result, final, dataset, trainee, snapshots)
     return Outcome(config["optimizer"], result, final, seconds, written, failed)
@@ -452,10 +498,13 @@ def run_all(config, dataset, new_trainee, stop):
 
 
 def exit_status(outcomes, stop):
-    """The run's exit status: a signal's first, then divergence, then a failed output."""
+    """The run's exit status: a signal's first (even one noted while writing the outputs),
+    then divergence, then a failed output."""
     statuses = {outcome.result.status for outcome in outcomes}
-    if INTERRUPTED in statuses:
-        return interrupts.EXIT_STATUS.get(stop.cause, interrupts.EXIT_STATUS["SIGINT"])
+    if stop.cause is not None:  # stopped, or asked to while the outputs were written
+        return interrupts.EXIT_STATUS[stop.cause]
+    if INTERRUPTED in statuses:  # a KeyboardInterrupt that no signal handler saw
+        return interrupts.EXIT_STATUS["SIGINT"]
     if DIVERGED in statuses:
         return cli.EXIT_FAILED
     return EXIT_OUTPUTS if any(outcome.failed for outcome in outcomes) else cli.EXIT_OK

@@ -1,12 +1,15 @@
 """Ctrl-C, SIGTERM and a closed pipe: finish cleanly, write everything, lose nothing.
 
-``Stop`` is installed for a whole run. While training, the first SIGINT
-(Ctrl-C) or SIGTERM (what ``timeout``, ``docker stop`` and job schedulers
-send) asks training to stop after the epoch in progress; a second one cuts
-that epoch short after its current mini-batch (never inside an update).
-Once the outputs are being written (``with stop.writing():``), signals are
-only noted: the files are finished first. A closed standard output or
-error pipe (``main.py | head``) asks for a stop the same way, quietly.
+``Stop`` is installed for a whole run. While training (``with
+stop.training():``), the first SIGINT (Ctrl-C) or SIGTERM (what ``timeout``,
+``docker stop`` and job schedulers send) asks training to stop after the
+epoch in progress; a second one cuts that epoch short after its current
+mini-batch (never inside an update). Once the outputs are being written
+(``with stop.writing():``), signals are only noted: the files are finished
+first. Anywhere else (reading data, checking gradients, predicting) a
+signal stops the program at once, with nothing to save: ``Stopped`` is
+raised. A closed standard output or error pipe (``main.py | head``) asks
+for a stop the way a signal does, quietly.
 """
 
 import contextlib
@@ -17,6 +20,14 @@ log = logging.getLogger(__name__)
 
 # The exit status of a run stopped by each cause: 128 + the signal's number.
 EXIT_STATUS = {"SIGINT": 130, "SIGPIPE": 141, "SIGTERM": 143}
+
+
+class Stopped(BaseException):
+    """A signal outside training and writing: stop at once. ``cause`` names it."""
+
+    def __init__(self, cause):
+        super().__init__(cause)
+        self.cause = cause
 
 
 class Stop:
@@ -30,7 +41,7 @@ class Stop:
         self.requested = False
         self.now = False
         self.cause = None
-        self._writing = False
+        self._mode = None  # None (stop at once), "training" or "writing"
         self._previous = {}
 
     def request(self, cause):
@@ -38,7 +49,7 @@ class Stop:
         first = not self.requested
         self.requested = True
         self.cause = self.cause or cause
-        if self._writing:
+        if self._mode == "writing":
             if first and cause != "SIGPIPE":
                 log.warning("%s: finishing the outputs first", cause)
         elif first:
@@ -49,16 +60,31 @@ class Stop:
             self.now = True
 
     def _handle(self, signum, _frame):
-        self.request(signal.Signals(signum).name)
+        cause = signal.Signals(signum).name
+        if self._mode is None:
+            self.cause = self.cause or cause
+            raise Stopped(cause)
+        self.request(cause)
+
+    @contextlib.contextmanager
+    def training(self):
+        """While training: a signal asks for a stop after the epoch."""
+        with self._in("training"):
+            yield
 
     @contextlib.contextmanager
     def writing(self):
         """While writing outputs: signals are noted, never acted on."""
-        self._writing = True
+        with self._in("writing"):
+            yield
+
+    @contextlib.contextmanager
+    def _in(self, mode):
+        previous, self._mode = self._mode, mode
         try:
             yield
         finally:
-            self._writing = False
+            self._mode = previous
 
     def __enter__(self):
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -56,6 +56,10 @@ def set_threads(threads):
     """
     if threads is None and any(name in os.environ for name in THREAD_VARIABLES):
         return
+    if threads is not None and "numpy" in sys.modules:
+        logging.getLogger("main").warning(
+            "--threads %d cannot take effect: NumPy was loaded before main.main(); set "
+            "OPENBLAS_NUM_THREADS before Python starts instead", threads)
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads or cli.DEFAULTS["threads"])
 
@@ -79,6 +83,12 @@ def main(argv=None):
         root.addHandler(handler)
         try:
             return experiment.run(args, stop)
+        except interrupts.Stopped as stopped:  # a signal outside training: nothing to save
+            print(f"main.py: stopped by {stopped.cause}", file=sys.stderr)
+            return interrupts.EXIT_STATUS[stopped.cause]
+        except MemoryError as error:
+            print(f"main.py: error: not enough memory for this run ({error})", file=sys.stderr)
+            return cli.EXIT_USAGE
         except BrokenPipeError:
             # Standard output was closed (``main.py | head``): the outputs are
             # written by then; leave quietly, without Python's own complaint at exit.

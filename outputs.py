@@ -155,9 +155,15 @@ def _remove(path):
 
 
 def _replace(target, produce):
-    """Produce a temporary file beside ``target``, then rename it onto ``target``."""
+    """Produce a temporary file beside ``target``, then rename it onto ``target``.
+
+    The temporary file's name holds the process id: one left behind by a
+    process that was killed (``kill -9``) is removed by the next write.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
+    _remove_orphans(target)
+    handle, temporary = tempfile.mkstemp(dir=target.parent,
+                                         prefix=f".{target.name}.{os.getpid()}.",
                                          suffix=target.suffix)
     os.close(handle)
     try:
@@ -169,6 +175,27 @@ def _replace(target, produce):
     except BaseException:
         _remove(temporary)
         raise
+
+
+def _remove_orphans(target):
+    """Remove temporary files of ``target`` left by processes that no longer run."""
+    prefix = f".{target.name}."
+    for entry in os.scandir(target.parent):
+        if not (entry.name.startswith(prefix) and entry.name.endswith(target.suffix)):
+            continue
+        pid = entry.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            _remove(entry.path)
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it runs
+        return True
+    return True
 
 
 def _write_into(target, produce, is_pipe):

@@ -9,9 +9,12 @@ starting main.py) costs nothing when no figure is drawn, and the
 non-interactive Agg backend is used unless a window is asked for.
 """
 
+import logging
 from pathlib import Path
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 def _pyplot(show):
@@ -21,7 +24,13 @@ def _pyplot(show):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    if show and matplotlib.get_backend().lower() in NON_INTERACTIVE:
+        log.warning("--show: no display to open a window on; the figure is only saved")
     return plt
+
+
+# matplotlib backends that draw into files only: --show cannot open a window with them.
+NON_INTERACTIVE = ("agg", "cairo", "pdf", "pgf", "ps", "svg", "template")
 
 
 def class_colours(n_classes):

@@ -517,3 +517,31 @@ def test_prediction_inputs_refusals_name_the_file_and_the_expected_shape(tmp_pat
         path = tmp_path / "gone.png"
     refused = _refused(path, n_features, image_shape, function=data.prediction_inputs)
     assert refused == message.format(tmp=tmp_path)
+
+
+def test_a_pipe_or_a_device_is_refused_not_read(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    for call in (lambda path: data.from_path(path), lambda path: data.prediction_inputs(path, 4)):
+        for path in (fifo, "/dev/zero"):
+            with pytest.raises(data.DataError, match="is not a regular file"):
+                call(path)
+
+
+def test_an_image_too_large_to_read_is_refused(tmp_path):
+    from PIL import Image
+
+    big = tmp_path / "big.png"
+    Image.new("L", (10_000, 10_000)).save(big)  # 100 million pixels, over Pillow's limit
+    with pytest.raises(data.DataError, match="too large to read as an image"):
+        data.prediction_inputs(big, 64, (8, 8))
+
+
+def test_features_too_large_to_standardise_are_refused_naming_the_file(tmp_path):
+    rows = [f"{1e200 * (i % 3)},{i},{'ab'[i % 2]}" for i in range(20)]
+    path = tmp_path / "huge.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(data.DataError, match=r"huge\.csv.*feature 1 has values too large"):
+        data.from_path(path)

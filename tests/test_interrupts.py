@@ -3,7 +3,7 @@ import signal
 
 import pytest
 
-from interrupts import EXIT_STATUS, Stop
+from interrupts import EXIT_STATUS, Stop, Stopped
 
 
 def test_first_request_asks_for_the_end_of_the_epoch_second_for_the_end_of_the_batch():
@@ -24,12 +24,24 @@ def test_while_writing_requests_are_only_noted():
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_signals_reach_the_flag_and_handlers_are_put_back(signum):
+def test_while_training_a_signal_reaches_the_flag_and_handlers_are_put_back(signum):
     before = signal.getsignal(signum)
-    with Stop() as stop:
+    with Stop() as stop, stop.training():
         os.kill(os.getpid(), signum)
         assert stop.requested and stop.cause == signal.Signals(signum).name
     assert signal.getsignal(signum) == before
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_outside_training_and_writing_a_signal_stops_at_once(signum):
+    with Stop() as stop:
+        with pytest.raises(Stopped) as stopped:
+            os.kill(os.getpid(), signum)
+        assert stopped.value.cause == stop.cause == signal.Signals(signum).name
+        with stop.training():
+            with stop.writing():
+                os.kill(os.getpid(), signum)  # noted: the outputs are being written
+            assert not stop.now
 
 
 def test_exit_statuses_are_128_plus_the_signal():

@@ -507,7 +507,7 @@ def test_a_signal_while_writing_outputs_does_not_interrupt_them(tmp_path, monkey
     monkeypatch.setattr(experiment.outputs, "write", write_then_signal)
     status = main.main([*SHORT, "--metrics", str(tmp_path / "m.csv"),
                         "--plot", str(tmp_path / "f.png"), "--save", str(tmp_path / "n.npz")])
-    assert status == 0  # training had finished: the run is complete
+    assert status == 130  # asked to stop: it says so, once every output is written
     for name in ("m.csv", "f.png", "f.config.json", "n.npz"):
         assert (tmp_path / name).exists(), name
 
@@ -801,3 +801,98 @@ def test_explain_shows_the_parameters_before_and_after_the_step(capsys):
     w_before = np.array(before[0].split("[", 2)[2].rstrip("]").split(), dtype=float)
     w_after = np.array(after[0].split("[", 2)[2].rstrip("]").split(), dtype=float)
     np.testing.assert_allclose(np.abs(w_after - w_before), 0.07, atol=1e-3)
+
+
+def test_an_output_may_not_overwrite_an_input(tmp_path, capsys):
+    data_file = write_csv(tmp_path / "pets.csv", two_blobs())
+    before = data_file.read_text()
+    assert main.main(["--data", str(data_file), "--metrics", str(data_file), "--no-plot"]) == 2
+    assert "argument --metrics" in capsys.readouterr().err and data_file.read_text() == before
+    saved = tmp_path / "n.npz"
+    assert main.main([*SHORT, "--no-plot", "--save", str(saved)]) == 0
+    assert main.main(["--load", str(saved), "--epochs", "0", "--metrics", str(saved)]) == 2
+    assert "is the input of --load" in capsys.readouterr().err
+    # Going on from a checkpoint and saving it again in the same file is fine.
+    assert main.main(["--load", str(saved), "--epochs", "5", "--no-plot", "--save",
+                      str(saved)]) == 0
+
+
+def test_a_network_for_other_class_names_is_refused(tmp_path, capsys):
+    saved = tmp_path / "pets.npz"
+    assert main.main(["--data", str(write_csv(tmp_path / "pets.csv", two_blobs())),
+                      "--epochs", "2", "--no-plot", "--save", str(saved)]) == 0
+    renamed = [[a, b, {"cat": "ant", "dog": "bee"}[label]] for a, b, label in two_blobs()]
+    other = write_csv(tmp_path / "bugs.csv", renamed)
+    assert main.main(["--load", str(saved), "--data", str(other), "--epochs", "0",
+                      "--no-plot"]) == 2
+    assert "the network's classes are cat, dog" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags, flag, message", [
+    (["--weight-scale", "1e300"], "--weight-scale", "do not fit float32"),
+    (["--hidden", "100000", "100000"], "--hidden", "parameters and would need"),
+    (["--hidden", "100001"], "--hidden", "from 1 to 100000"),
+    (["--samples", "1000001"], "--samples", "from 1 to 1000000"),
+    (["--plot", ""], "--plot", "must be a path"),
+    (["--explain", "--save", "x.npz"], "--explain", "cannot be combined with --save"),
+])
+def test_sizes_beyond_reach_are_refused_in_one_line(tmp_path, monkeypatch, capsys, flags, flag,
+                                                    message):
+    monkeypatch.chdir(tmp_path)
+    assert main.main([*SHORT, *flags]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"argument {flag}" in err and message in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
+def tampered(path, **changes):
+    """The checkpoint at path with its header's config changed (or rng, for key "rng")."""
+    archive = dict(np.load(path, allow_pickle=False))
+    header = json.loads(archive["header"].tobytes())
+    for key, value in changes.items():
+        if key == "rng":
+            header["rng"] = value
+        else:
+            header["config"][key] = value
+    archive["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    np.savez(path, **archive)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(dropout=1.5), "has dropout 1.5"), (dict(batch_size=2.5), "has batch_size 2.5"),
+    (dict(optimizer="newton"), "has optimizer newton"), (dict(hidden="x"), "has hidden x"),
+    (dict(hyperparameters={"learning_rate": -1}), "has hyperparameters"),
+    (dict(rng={"shuffle": {"bit_generator": "PCG64", "state": {"state": -5, "inc": 3},
+                           "has_uint32": 0, "uinteger": 0}}), "argument --load"),
+])
+def test_a_tampered_checkpoint_is_one_line_and_status_2(tmp_path, capsys, change, message):
+    saved = tmp_path / "n.npz"
+    assert main.main([*SHORT, "--no-plot", "--save", str(saved), "--hidden", "5"]) == 0
+    capsys.readouterr()
+    tampered(saved, **change)
+    assert main.main(["--load", str(saved), "--epochs", "2", "--no-plot"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+def test_json_metrics_of_a_diverged_run_are_strict_json(tmp_path):
+    path = tmp_path / "m.json"
+    assert main.main([*SHORT, "--optimizer", "gd", "--learning-rate", "1e300", "--no-plot",
+                      "--metrics", str(path)]) == 1
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text)["epochs"][-1]["val_loss"] is None
+
+
+def test_a_signal_outside_training_stops_at_once(tmp_path):
+    import signal
+
+    process = program("--hidden", "256", "256", "--check-gradients", "--epochs", "1",
+                      "--no-plot", "--samples", "50")
+    for line in process.stderr:  # the check's first progress line: it is under way
+        if "gradient check:" in line:
+            break
+    process.send_signal(signal.SIGTERM)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == 143
+    assert "main.py: stopped by SIGTERM" in err and "Traceback" not in err

@@ -337,3 +337,19 @@ def test_figure_formats_are_all_supported_by_matplotlib():
 
     supported = FigureCanvasBase.get_supported_filetypes()
     assert [name for name in FIGURE_FORMATS if name not in supported] == []
+
+
+def test_a_temporary_file_of_a_killed_process_is_removed_by_the_next_write(tmp_path):
+    import subprocess
+    import sys
+
+    target = tmp_path / "n.npz"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    orphan = tmp_path / f".n.npz.{dead}.abc123.npz"
+    orphan.write_bytes(b"half a checkpoint")
+    alive = tmp_path / f".n.npz.{os.getpid()}.def456.npz"  # this process: still running
+    alive.write_bytes(b"in progress")
+    outputs.write(target, lambda path: path.write_bytes(b"whole"))
+    assert target.read_bytes() == b"whole"
+    assert not orphan.exists() and alive.exists()
