@@ -68,9 +68,6 @@ class Head:
         """The figures reported for ``outputs`` against ``y``, besides the loss."""
         return dict(accuracy=self.accuracy(outputs, y))
 
-    def __repr__(self):
-        return f"{type(self).__name__}()"
-
 
 class Classes(Head):
     """Softmax and categorical crossentropy, as one fused step.

@@ -164,3 +164,18 @@ def test_activations_leave_their_arguments_unchanged(cls):
         out_copy = out.copy()
         activation.predictions(out)
         np.testing.assert_array_equal(out, out_copy)
+
+
+@pytest.mark.parametrize("cls", ACTIVATIONS)
+def test_activations_keep_what_backward_and_explain_read(cls):
+    x = np.array([[0.5, -1.0], [2.0, 0.25]])
+    activation = cls()
+    out = activation.forward(x)
+    assert activation.inputs is x and activation.output is out
+    g = np.array([[1.0, -2.0], [0.5, 3.0]])
+    assert activation.backward(g) is activation.dinputs
+
+
+def test_sigmoid_at_zero_and_on_either_side():
+    s = Sigmoid().forward(np.array([[-1e-9, 0.0, 1e-9]]))
+    np.testing.assert_allclose(s, [[0.5 - 2.5e-10, 0.5, 0.5 + 2.5e-10]], rtol=1e-15)

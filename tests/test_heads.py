@@ -88,3 +88,36 @@ def test_heads_leave_their_arguments_unchanged(head, y):
     np.testing.assert_array_equal(scores, scores_copy)
     np.testing.assert_array_equal(y, y_copy)
     np.testing.assert_array_equal(outputs, outputs_copy)
+
+
+def test_one_hot_labels_give_the_same_accuracy_as_indices():
+    outputs = np.array([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3], [0.2, 0.2, 0.6], [0.3, 0.4, 0.3],
+                        [0.8, 0.1, 0.1]])
+    labels = np.array([1, 1, 2, 2, 0])
+    assert Classes().accuracy(outputs, labels) == Classes().accuracy(outputs, np.eye(3)[labels])
+    assert Classes().accuracy(outputs, labels) == 0.6
+
+
+def test_regression_accuracy_counts_strictly_within_std_over_250():
+    y = np.array([[0.0], [2.0], [0.0], [2.0]])  # std 1: the precision is exactly 0.004
+    inside, edge = 0.00399, 0.004
+    outputs = y + np.array([[inside], [-inside], [edge], [0.00401]])
+    assert SquaredError().accuracy(outputs, y) == 0.5  # the edge itself is not within
+
+
+def test_r_squared_of_several_targets_and_of_flat_targets():
+    y = np.array([[1.0, 10.0], [2.0, 20.0], [3.0, 30.0]])
+    outputs = y + np.array([[0.5, 0.0], [0.0, 0.0], [-0.5, 0.0]])
+    # Each column against its own mean: SS_tot = 2 + 200, SS_res = 0.5.
+    assert r_squared(outputs, y) == pytest.approx(1 - 0.5 / 202, rel=1e-15)
+    flat = np.array([1.0, 2.0, 3.0])
+    assert r_squared(flat.reshape(-1, 1) + 0.5, flat) == pytest.approx(1 - 0.75 / 2, rel=1e-15)
+    assert np.isnan(r_squared(np.ones((2, 1)), np.array([[4.0], [4.0]])))
+
+
+def test_the_absolute_error_head_has_the_absolute_error_loss():
+    from losses import MeanAbsoluteError
+
+    head = AbsoluteError()
+    assert isinstance(head.loss, MeanAbsoluteError) and head.task == "regression"
+    assert head.forward(np.array([[1.0], [3.0]]), np.array([[0.0], [1.0]])) == 1.5

@@ -265,3 +265,37 @@ def test_dropout_keeps_the_expected_activation_over_many_masks():
     x = np.full((1, 2000), 3.0)
     means = [layer.forward(x, training=True).mean() for _ in range(50)]
     assert abs(np.mean(means) - 3.0) < 0.02
+
+
+def test_dense_defaults_are_no_penalty_and_the_seed_0_generator():
+    layer = Dense(3, 4)
+    assert (layer.weight_regularizer_l1, layer.weight_regularizer_l2, layer.bias_regularizer_l1,
+            layer.bias_regularizer_l2) == (0.0, 0.0, 0.0, 0.0)
+    np.testing.assert_array_equal(layer.weights,
+                                  Dense(3, 4, rng=np.random.default_rng(0)).weights)
+
+
+def test_dropout_draws_from_the_generator_it_is_given_or_a_seed_0_one():
+    x = np.ones((20, 30))
+    given = Dropout(0.5, rng=np.random.default_rng(7)).forward(x, training=True)
+    np.testing.assert_array_equal(
+        given, Dropout(0.5, rng=np.random.default_rng(7)).forward(x, training=True))
+    default = Dropout(0.5).forward(x, training=True)
+    np.testing.assert_array_equal(
+        default, Dropout(0.5, rng=np.random.default_rng(0)).forward(x, training=True))
+    assert not np.array_equal(given, default)
+
+
+def test_dropout_off_returns_its_input_itself():
+    x = np.arange(6.0).reshape(2, 3)
+    for layer, training in ((Dropout(0.0), True), (Dropout(0.5), False)):
+        assert layer.forward(x, training) is x and layer.output is x and layer.inputs is x
+        assert layer.mask is None
+
+
+def test_bernoulli_of_an_even_count_uses_exactly_half_as_many_raw_draws():
+    rng, twin = np.random.default_rng(4), np.random.default_rng(4)
+    first, second = bernoulli(rng, (4, 8), 0.5), bernoulli(rng, (4, 8), 0.5)
+    u = twin.bit_generator.random_raw(32).view(np.uint32) / 2**32  # 16 draws per mask
+    np.testing.assert_array_equal(first, (u[:32] < 0.5).reshape(4, 8))
+    np.testing.assert_array_equal(second, (u[32:] < 0.5).reshape(4, 8))

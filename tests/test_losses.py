@@ -259,3 +259,58 @@ def test_losses_leave_their_arguments_unchanged(cls):
     loss.backward(getattr(loss, "output", y_pred), y)
     np.testing.assert_array_equal(y_pred, pred_copy)
     np.testing.assert_array_equal(y, y_copy)
+
+
+@pytest.mark.parametrize("y, message", [
+    (np.array([[1, 1, 0], [0, 1, 0]]),
+     "^one-hot y_true must hold a single 1 in each row and 0 elsewhere$"),
+    (np.array([0, 3]), "^label 3 is out of range for 3 classes$"),
+    (np.array([0, 1, 2]), "^y_true has 3 labels for 2 samples$"),
+    (np.array([0.0, 1.0]), "^class indices must be integers, got dtype float64$"),
+])
+def test_label_messages_word_for_word(y, message):
+    with pytest.raises(ValueError, match=message):
+        CategoricalCrossentropy().forward(np.full((2, 3), 1 / 3), y)
+
+
+def test_predictions_must_be_a_table_word_for_word():
+    with pytest.raises(ValueError, match=r"^predictions must have shape \(N, C\), got \(3,\)$"):
+        CategoricalCrossentropy().forward(np.ones(3) / 3, np.array([0, 1, 2]))
+
+
+def test_shape_message_word_for_word():
+    message = (r"^y_pred of shape \(2, 2\) and y_true of shape \(2,\) do not match: both must "
+               r"be \(N, k\), or y_true \(N,\) when k = 1$")
+    with pytest.raises(ValueError, match=message):
+        MeanSquaredError().forward(np.ones((2, 2)), np.ones(2))
+
+
+def test_crossentropy_gradient_at_a_certain_right_answer_uses_the_clip():
+    p = np.array([[1.0, 0.0]])
+    dp = CategoricalCrossentropy().backward(p, np.array([0]))
+    assert dp[0, 0] == -1 / (1 - 1e-7) and dp[0, 1] == 0
+
+
+def test_fused_backward_uses_the_labels_it_is_given():
+    x = np.array([[0.2, 0.5, -0.3], [1.0, -1.0, 0.0]])
+    fused = SoftmaxCategoricalCrossentropy()
+    fused.forward(x, np.array([0, 1]))
+    other = np.array([2, 0])
+    expected = (fused.output - np.eye(3)[other]) / 2
+    np.testing.assert_allclose(fused.backward(fused.output, other), expected, rtol=1e-15)
+    with pytest.raises(ValueError, match="2 labels for 1 samples"):
+        fused.backward(fused.output[:1], np.array([0, 1]))
+
+
+def test_regularization_loss_of_a_layer_without_regulariser_attributes_is_zero():
+    class Bare:
+        weights = np.array([[2.0, -3.0]])
+        biases = np.array([[1.0]])
+
+    assert regularization_loss(Bare()) == 0.0
+
+    class BiasesOnly:
+        biases = np.array([[1.0, -2.0]])
+        bias_regularizer_l1, bias_regularizer_l2 = 0.5, 0.25
+
+    assert regularization_loss(BiasesOnly()) == 0.5 * 3 + 0.25 * 5

@@ -125,3 +125,51 @@ def test_is_finite_detects_every_non_finite_parameter(value, where):
 def test_a_network_needs_a_layer():
     with pytest.raises(ValueError, match="at least one layer"):
         Network([], Classes())
+
+
+def test_forward_trains_with_dropout_only_when_asked():
+    x, y = np.ones((50, 2)), np.zeros(50, dtype=int)
+    net = build(2, [40], 3, Classes(), dropout=0.5, rng=np.random.default_rng(1), weight_scale=1)
+    evaluated = net.forward(x, y)  # training defaults to False: dropout off
+    assert net.forward(x, y, training=False) == evaluated
+    assert net.forward(x, y, training=True) != evaluated
+
+
+def test_build_without_a_generator_is_seed_0_and_dropout_shares_the_given_one():
+    a, b = build(2, [4], 3, Classes()), build(2, [4], 3, Classes(), rng=np.random.default_rng(0))
+    for (_, p), (_, q) in zip(a.parameters(), b.parameters(), strict=True):
+        np.testing.assert_array_equal(p, q)
+    rng = np.random.default_rng(9)
+    net = build(2, [4], 3, Classes(), dropout=0.2, rng=rng)
+    assert net.layers[2].rng is rng
+
+
+def test_a_network_whose_first_layer_is_not_dense_backpropagates_through_it():
+    rng = np.random.default_rng(3)
+    net = Network([Sigmoid(), Dense(3, 2, rng=rng)], Classes())
+    x, y = rng.standard_normal((5, 3)), rng.integers(0, 2, 5)
+
+    def loss():
+        return net.forward(x, y)
+
+    loss()
+    net.backward(y)
+    assert_gradient_matches(net.layers[0].dinputs.copy(), numerical_gradient(loss, x))
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_is_finite_looks_at_every_layer(index):
+    net = build(2, [4, 4], 3, Classes())
+    net.trainable[index].weights[0, 0] = np.nan
+    assert not net.is_finite()
+
+
+def test_is_finite_calls_overflowing_sums_divergence_without_a_warning():
+    net = build(2, [4], 3, Classes(), dtype=np.float32)
+    net.trainable[0].weights[...] = 3e38  # finite, but their float32 sum is not
+    assert not net.is_finite()  # RuntimeWarnings are errors in this suite
+
+
+def test_build_refuses_a_float_width_with_its_own_message():
+    with pytest.raises(ValueError, match=r"^every width must be a whole number >= 1: got 2\.5"):
+        build(2, [2.5], 3, Classes())

@@ -345,3 +345,28 @@ def test_fused_path_with_mixed_dtypes_falls_back_to_per_array():
     assert layers[0].weights.dtype == np.float32 and layers[1].weights.dtype == np.float64
     for a, b in zip(layers, plain, strict=True):
         np.testing.assert_array_equal(a.weights, b.weights)
+
+
+@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSProp, Adam])
+def test_fused_layers_keep_their_views_from_step_to_step(cls):
+    layers = [Dense(3, 5), Dense(5, 2)]
+    optimizer = cls(learning_rate=0.01, fused=True)
+    assert optimizer.fused is True and cls(learning_rate=0.01).fused is False
+    x = np.ones((4, 3))
+    two_layer_step(layers, optimizer, x)
+    views = [array for layer in layers for array in (layer.weights, layer.biases)]
+    base = views[0].base
+    assert all(view.base is base for view in views)
+    two_layer_step(layers, optimizer, x)
+    assert all(a is b for a, b in zip(views, (array for layer in layers
+                                              for array in (layer.weights, layer.biases)),
+                                      strict=True))
+
+
+@pytest.mark.parametrize("cls, name", [
+    (SGD, "learning_rate"), (SGD, "decay"), (SGD, "momentum"), (Adagrad, "epsilon"),
+    (RMSProp, "epsilon"), (RMSProp, "rho"), (Adam, "epsilon"), (Adam, "beta_1"),
+    (Adam, "beta_2")])
+def test_a_bad_hyperparameter_message_starts_with_its_name(cls, name):
+    with pytest.raises(ValueError, match=f"^{name} must be"):
+        cls(**{name: -5.0})
