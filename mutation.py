@@ -1,0 +1,118 @@
+"""Mutation testing: how many planted bugs does the test suite catch, per module?
+
+    python mutation.py               # a seeded sample of 100 mutants per module, then the table
+    python mutation.py --sample 0    # every mutant (about a day on two cores)
+    python mutation.py --table       # the table of the last run, without running anything
+
+mutmut (configured in pyproject.toml) writes a copy of every module into
+`mutants/` with each mutant behind a switch, and runs, for each mutant, the
+tests that call the mutated function; a mutant is killed when one of them
+fails. Every mutant of this project takes seconds (its tests train small
+networks), so by default a seeded random sample of each module's mutants is
+run: 100 per module, all of a smaller module. A module's figure is then an
+estimate, within about 6 points either way (95 %) around 90 %.
+
+A surviving mutant is either a missing test or an equivalent change, one no
+test can observe. The equivalent ones are listed with their reason in
+docs/mutants.md, and the table counts them apart.
+"""
+import argparse
+import json
+import pathlib
+import random
+import re
+import subprocess
+import sys
+
+MUTANTS = pathlib.Path("mutants")
+EQUIVALENTS = pathlib.Path("docs/mutants.md")
+
+
+def all_mutants():
+    """{module: [mutant names]} from mutmut's records in mutants/*.py.meta."""
+    names = {}
+    for meta in sorted(MUTANTS.glob("*.py.meta")):
+        module = meta.name.removesuffix(".py.meta")
+        names[module] = sorted(json.loads(meta.read_text())["exit_code_by_key"])
+    return names
+
+
+def sample(names, size, seed):
+    """Up to `size` mutants of each module, drawn reproducibly; all of them for size 0."""
+    rng = random.Random(seed)
+    return {module: (sorted(rng.sample(keys, size)) if 0 < size < len(keys) else keys)
+            for module, keys in names.items()}
+
+
+def statuses():
+    """{mutant name: status} as `mutmut results --all true` reports them."""
+    lines = mutmut("results", "--all", "true", capture=True).splitlines()
+    return dict(line.strip().split(": ", 1) for line in lines if ": " in line)
+
+
+def equivalents():
+    """Mutant names listed in docs/mutants.md (each in backquotes); none without it."""
+    if not EQUIVALENTS.exists():
+        return set()
+    return set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", EQUIVALENTS.read_text(encoding="utf-8")))
+
+
+def table(chosen, status, equivalent):
+    """One row per module: killed counts timeouts, as mutmut does (the test did not pass)."""
+    rows = ["module       mutants  killed  equivalent  survived  not run  killed of the rest"]
+    for module, keys in chosen.items():
+        found = [status.get(key, "not checked") for key in keys]
+        equal = sum(key in equivalent for key in keys)
+        killed = sum(s in ("killed", "timeout") for s in found)
+        not_run = found.count("not checked")
+        survived = len(keys) - killed - equal - not_run
+        rest = len(keys) - equal - not_run
+        share = f"{100 * killed / rest:5.1f} %" if rest else "    -"
+        rows.append(f"{module:<12} {len(keys):7d} {killed:7d} {equal:11d} {survived:9d} "
+                    f"{not_run:8d}  {share}")
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sample", type=int, default=100,
+                        help="mutants per module, 0 for all (default: 100)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default: 0)")
+    parser.add_argument("--table", action="store_true", help="only print the last run's table")
+    args = parser.parse_args(argv)
+    if args.sample < 0:
+        parser.error(f"--sample must be 0 or more, got {args.sample}")
+    if not args.table:
+        # mutmut writes every mutant, then runs those named: naming the first
+        # mutants of the smallest module makes it write them all, cheaply.
+        mutmut("run", "metrics.*__mutmut_1")
+    names = all_mutants()
+    if not names:
+        sys.exit("mutation.py: no mutants/ here yet; run it without --table first")
+    chosen = sample(names, args.sample, args.seed)
+    if not args.table:
+        # A kill stands until its function changes (mutmut's own rule, so
+        # `rm -r mutants` starts afresh); every other mutant runs again.
+        status = statuses()
+        again = [key for keys in chosen.values() for key in keys
+                 if status.get(key) not in ("killed", "timeout")]
+        if again:
+            mutmut("run", *again)
+    print(table(chosen, statuses(), equivalents()))
+
+
+def mutmut(*args, capture=False):
+    """Run mutmut; its own output says what went wrong if it fails."""
+    try:
+        done = subprocess.run(["mutmut", *args], capture_output=capture, text=True, check=False)
+    except FileNotFoundError:
+        sys.exit("mutation.py: mutmut is not installed: "
+                 "python -m pip install -r requirements-dev.txt")
+    if done.returncode:
+        sys.exit(f"mutation.py: mutmut {args[0]} failed with exit status {done.returncode}")
+    return done.stdout
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""mutation.py: the sample it draws and the table it prints from mutmut's records."""
+import json
+
+import pytest
+
+import mutation
+
+
+@pytest.fixture
+def records(tmp_path, monkeypatch):
+    """A mutants/ folder with mutmut's records of two modules, and an equivalents list."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mutants").mkdir()
+    for module, count in (("big", 30), ("small", 4)):
+        codes = {f"{module}.x_f__mutmut_{i}": None for i in range(1, count + 1)}
+        (tmp_path / "mutants" / f"{module}.py.meta").write_text(
+            json.dumps({"exit_code_by_key": codes}))
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "mutants.md").write_text(
+        "- `small.x_f__mutmut_4`: an axis of length one\n")
+    return tmp_path
+
+
+def test_the_sample_is_reproducible_and_takes_all_of_a_small_module(records):
+    names = mutation.all_mutants()
+    assert sorted(names) == ["big", "small"] and len(names["big"]) == 30
+    first, again = mutation.sample(names, 10, seed=0), mutation.sample(names, 10, seed=0)
+    assert first == again
+    assert len(first["big"]) == 10 and set(first["big"]) <= set(names["big"])
+    assert first["small"] == names["small"]
+    assert mutation.sample(names, 10, seed=1)["big"] != first["big"]
+    assert mutation.sample(names, 0, seed=0) == names
+
+
+def test_the_table_counts_equivalents_apart_and_timeouts_as_killed(records):
+    chosen = {"small": mutation.all_mutants()["small"]}
+    status = {"small.x_f__mutmut_1": "killed", "small.x_f__mutmut_2": "timeout",
+              "small.x_f__mutmut_3": "survived", "small.x_f__mutmut_4": "survived"}
+    assert mutation.equivalents() == {"small.x_f__mutmut_4"}
+    row = mutation.table(chosen, status, mutation.equivalents()).splitlines()[1]
+    # 4 mutants: 2 killed, 1 equivalent, 1 survived, 0 not run: 2 of the other 3 killed
+    assert row.split() == ["small", "4", "2", "1", "1", "0", "66.7", "%"]
+
+
+def test_a_mutant_not_yet_run_is_counted_apart(records):
+    chosen = {"small": mutation.all_mutants()["small"]}
+    row = mutation.table(chosen, {"small.x_f__mutmut_1": "killed"}, set()).splitlines()[1]
+    assert row.split() == ["small", "4", "1", "0", "0", "3", "100.0", "%"]
+
+
+def test_table_alone_without_records_says_what_to_do(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        mutation.main(["--table"])
+    assert str(stop.value) == "mutation.py: no mutants/ here yet; run it without --table first"
+
+
+def test_a_missing_mutmut_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SystemExit) as stop:
+        mutation.mutmut("results")
+    assert "pip install -r requirements-dev.txt" in str(stop.value)
