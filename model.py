@@ -83,7 +83,7 @@ class Network:
             yield f"dense{index}.biases", layer.biases
 
     def is_finite(self):
-        """True unless some parameter is NaN or infinite."""
+        """True unless some parameter is NaN or infinite, or their sum overflows (divergence)."""
         # The sum of an array is NaN or inf when any entry is (or when its
         # finite entries overflow, which is divergence too), and so is the
         # sum of those sums: one reduction per array, one test in all.

@@ -179,3 +179,18 @@ def test_activations_keep_what_backward_and_explain_read(cls):
 def test_sigmoid_at_zero_and_on_either_side():
     s = Sigmoid().forward(np.array([[-1e-9, 0.0, 1e-9]]))
     np.testing.assert_allclose(s, [[0.5 - 2.5e-10, 0.5, 0.5 + 2.5e-10]], rtol=1e-15)
+
+
+def test_softmax_works_over_the_last_axis_of_a_3d_array():
+    # (batches, rows, classes): each row of each batch is its own softmax.
+    rng = np.random.default_rng(4)
+    x, g = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    softmax = Softmax()
+    p, dx = softmax.forward(x), softmax.backward(g)
+    for batch in range(2):
+        alone = Softmax()
+        np.testing.assert_allclose(p[batch], alone.forward(x[batch]), rtol=1e-14)
+        np.testing.assert_allclose(dx[batch], alone.backward(g[batch]), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(p.sum(axis=-1), np.ones((2, 3)), rtol=1e-15)
+    np.testing.assert_array_equal(Softmax.predictions(p),
+                                  [[row.argmax() for row in batch] for batch in x])

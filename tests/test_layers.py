@@ -299,3 +299,26 @@ def test_bernoulli_of_an_even_count_uses_exactly_half_as_many_raw_draws():
     u = twin.bit_generator.random_raw(32).view(np.uint32) / 2**32  # 16 draws per mask
     np.testing.assert_array_equal(first, (u[:32] < 0.5).reshape(4, 8))
     np.testing.assert_array_equal(second, (u[32:] < 0.5).reshape(4, 8))
+
+
+class GivenDraws:
+    """A stand-in generator whose 32-bit draws u are given (as bernoulli reads them)."""
+
+    def __init__(self, u):
+        self.bit_generator = self
+        self.raw = np.array(u, dtype=np.uint32).view(np.uint64)  # two u per raw draw
+
+    def random_raw(self, size):
+        return self.raw[:size]
+
+
+def test_bernoulli_keeps_a_draw_only_when_strictly_below_p():
+    # U = u / 2^32 < p: with p = 6 / 2^32, u = 5 is kept and u = 6 (U = p) is not.
+    kept = bernoulli(GivenDraws([5, 6, 7, 0]), (4,), 6 / 2**32)
+    np.testing.assert_array_equal(kept, [True, False, False, True])
+
+
+def test_bernoulli_keeps_every_draw_below_a_p_next_to_one():
+    p = 1 - 2**-32  # the largest p below 1 on the 32-bit grid: only u = 2^32 - 1 reaches it
+    kept = bernoulli(GivenDraws([2**32 - 2, 2**32 - 1]), (2,), p)
+    np.testing.assert_array_equal(kept, [True, False])

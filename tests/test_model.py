@@ -173,3 +173,42 @@ def test_is_finite_calls_overflowing_sums_divergence_without_a_warning():
 def test_build_refuses_a_float_width_with_its_own_message():
     with pytest.raises(ValueError, match=r"^every width must be a whole number >= 1: got 2\.5"):
         build(2, [2.5], 3, Classes())
+
+
+class Recorder:
+    """A layer that passes its inputs on and notes the training flag it was given."""
+
+    def __init__(self):
+        self.flags = []
+
+    def forward(self, inputs, training):
+        self.flags.append(training)
+        return inputs
+
+    def backward(self, dvalues):
+        return dvalues
+
+
+def test_every_layer_is_told_whether_the_network_is_training():
+    recorder = Recorder()
+    net = Network([Dense(2, 3), recorder], Classes())
+    x, y = np.ones((4, 2)), np.zeros(4, dtype=int)
+    net.forward(x, y, training=True)
+    net.forward(x, y, training=False)
+    net.outputs(x)
+    net.predict(x)
+    net.evaluate(x, y)
+    assert recorder.flags == [True, False, False, False, False]
+    assert all(type(flag) is bool for flag in recorder.flags)
+
+
+def test_a_network_without_layers_is_refused_word_for_word():
+    with pytest.raises(ValueError, match="^a network needs at least one layer$"):
+        Network([], Classes())
+
+
+def test_is_finite_calls_weights_and_biases_whose_sums_overflow_together_divergence():
+    net = build(2, [4], 3, Classes())
+    net.trainable[0].weights[0, 0] = 1e308  # each sum is finite, together they are not
+    net.trainable[0].biases[0, 0] = 1e308
+    assert not net.is_finite()

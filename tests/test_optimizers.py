@@ -1,11 +1,12 @@
 import math
+import weakref
 
 import numpy as np
 import pytest
 
 from activations import ReLU
 from layers import Dense
-from optimizers import SGD, Adagrad, Adam, RMSProp
+from optimizers import SGD, Adagrad, Adam, Optimizer, RMSProp
 
 
 class Quadratic:
@@ -370,3 +371,31 @@ def test_fused_layers_keep_their_views_from_step_to_step(cls):
 def test_a_bad_hyperparameter_message_starts_with_its_name(cls, name):
     with pytest.raises(ValueError, match=f"^{name} must be"):
         cls(**{name: -5.0})
+
+
+class Halving(Optimizer):
+    """A new rule written the documented way: p <- p - lr_t g / 2."""
+
+    def __init__(self, learning_rate):
+        super().__init__(learning_rate, 0.0)
+
+    def update(self, param, grad, state, lr):
+        param -= lr * grad / 2
+
+
+def test_a_new_optimizer_takes_the_plain_path_unless_it_opts_in():
+    optimizer = Halving(0.5)
+    assert optimizer.fused is False
+    layer = Scalar(w=1.0, dw=2.0)
+    weights = layer.weights
+    optimizer.step([layer])
+    assert layer.weights is weights and weights[0, 0] == 0.5
+
+
+@pytest.mark.parametrize("make", [lambda: SGD(0.1, momentum=0.9, fused=True),
+                                  lambda: Adam(0.01, fused=True)], ids=["sgd", "adam"])
+def test_fused_packing_lets_go_of_the_former_parameter_arrays(make):
+    optimizer, layer = make(), Quadratic(seed=0)
+    former = [weakref.ref(layer.weights), weakref.ref(layer.biases)]
+    optimizer.step([layer])
+    assert [ref() for ref in former] == [None, None]  # the layer holds views of one array now
