@@ -338,7 +338,9 @@ def resolve(args, saved=None):
                               if head.task == tasks[0])
     task = registry.HEADS[config["loss"]].task
     from_file = saved is not None and "loss" not in given
-    if task not in tasks:
+    if args.predict is not None:
+        pass  # predictions read the network and the inputs only: the data cannot contradict them
+    elif task not in tasks:
         if from_file:
             raise UsageError(f"argument --dataset: the network in {str(args.load)!r} has the "
                              f"{config['loss']} head, which does not fit --dataset {dataset} "
@@ -346,7 +348,7 @@ def resolve(args, saved=None):
         fitting = [name for name, head in registry.HEADS.items() if head.task in tasks]
         raise UsageError(f"argument --loss: {config['loss']} does not fit --dataset {dataset} "
                          f"({entry.task}); choose {' or '.join(fitting)}")
-    if task == "binary" and "classes" in entry.options and config["classes"] != 2:
+    elif task == "binary" and "classes" in entry.options and config["classes"] != 2:
         if from_file:
             raise UsageError(f"argument --classes: the network in {str(args.load)!r} is "
                              f"binary: give --classes 2, not {config['classes']}")

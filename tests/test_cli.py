@@ -211,3 +211,33 @@ def test_the_readme_holds_the_whole_help_text(capsys):
     copy = readme.split("<summary>The whole of <code>python main.py --help</code>", 1)[1]
     copy = copy.split("```\n", 1)[1].split("```", 1)[0]
     assert copy == text
+
+
+def test_a_refused_list_is_shown_as_it_is_typed():
+    saved = dict(SAVED, hidden=[12, 8])
+    with pytest.raises(cli.UsageError, match=re.escape(
+            "argument --hidden: the network in 'x.npz' has --hidden 12 8, not 64 64")):
+        resolve("--load", "x.npz", "--hidden", "64", "64", saved=saved)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("hidden", 12, "has hidden 12, which must be a list of one or more values"),
+    ("hidden", [], "has hidden , which must be a list of one or more values"),
+    ("seed", [1], "has seed 1, which must be a value as on the command line"),
+    ("batch_size", True, "has batch_size True, which must be N as on the command line"),
+])
+def test_a_saved_setting_of_the_wrong_type_is_refused_naming_it(key, value, message):
+    with pytest.raises(cli.UsageError, match="^" + re.escape(
+            f"argument --load: the run saved in 'x.npz' {message}") + "$"):
+        resolve("--load", "x.npz", saved=dict(SAVED, **{key: value}))
+
+
+@pytest.mark.parametrize("loss", ["binary", "mse", "mae"])
+def test_another_programs_network_of_any_head_predicts_without_naming_a_dataset(loss):
+    # A checkpoint written elsewhere records its network only, not the data it saw.
+    foreign = dict(hidden=[8], loss=loss, dtype="float64")
+    config = resolve("--load", "x.npz", "--predict", "new.csv", saved=foreign)
+    assert config["loss"] == loss and config["predict"] == Path("new.csv")
+    # Training or evaluating it still needs data that fits its head.
+    with pytest.raises(cli.UsageError, match=f"has the {loss} head|is binary: give --classes 2"):
+        resolve("--load", "x.npz", saved=foreign)
