@@ -1,3 +1,4 @@
+import logging
 import os
 import signal
 
@@ -47,3 +48,40 @@ def test_outside_training_and_writing_a_signal_stops_at_once(signum):
 def test_exit_statuses_are_128_plus_the_signal():
     assert EXIT_STATUS == {"SIGINT": 128 + signal.SIGINT, "SIGPIPE": 128 + signal.SIGPIPE,
                            "SIGTERM": 128 + signal.SIGTERM}
+
+
+def test_stopped_carries_its_cause_as_its_message():
+    stopped = Stopped("SIGTERM")
+    assert stopped.cause == "SIGTERM" and stopped.args == ("SIGTERM",)
+    assert str(stopped) == "SIGTERM"
+
+
+def _warnings(caplog):
+    return [(record.levelno, record.getMessage()) for record in caplog.records
+            if record.name == "interrupts"]
+
+
+def test_a_signal_while_training_is_announced_once(caplog):
+    stop = Stop()
+    with stop.training():
+        stop.request("SIGTERM")
+        stop.request("SIGINT")
+    assert _warnings(caplog) == [
+        (logging.WARNING, "SIGTERM: stopping after this epoch (again to stop after this batch)")]
+
+
+def test_a_signal_while_writing_is_announced_once(caplog):
+    stop = Stop()
+    with stop.writing():
+        stop.request("SIGINT")
+        stop.request("SIGTERM")
+    assert _warnings(caplog) == [(logging.WARNING, "SIGINT: finishing the outputs first")]
+
+
+@pytest.mark.parametrize("mode", ["training", "writing"])
+def test_a_closed_pipe_stops_quietly(caplog, mode):
+    stop = Stop()
+    with getattr(stop, mode)():
+        stop.request("SIGPIPE")
+    assert stop.requested and stop.cause == "SIGPIPE"
+    assert _warnings(caplog) == []

@@ -76,3 +76,56 @@ def test_registering_a_head_and_a_dataset(tables):
         registry.register_head("odd", heads.Binary, task="ranking", help="?")
     with pytest.raises(ValueError, match="task must be"):
         registry.register_dataset("odd", "data:sine", task="binary", help="?")
+
+
+def test_an_optimizers_aliases_are_registered_and_checked(tables):
+    registry.register_optimizer("nesterov", optimizers.SGD, help="look-ahead momentum",
+                                defaults=dict(learning_rate=0.1), aliases=["nag"])
+    assert registry.OPTIMIZERS["nesterov"] == registry.Optimizer(
+        optimizers.SGD, "look-ahead momentum", dict(learning_rate=0.1), ("nag",))
+    assert registry.optimizer_name("NAG") == "nesterov"
+    with pytest.raises(ValueError, match="an optimizer named 'sgd' is already registered"):
+        registry.register_optimizer("plain", optimizers.SGD, help="x",
+                                    defaults=dict(learning_rate=0.1), aliases=("sgd",))
+    with pytest.raises(ValueError, match="an optimizer's name must be a lowercase word, "
+                                         "got 'Plain'"):
+        registry.register_optimizer("plain", optimizers.SGD, help="x",
+                                    defaults=dict(learning_rate=0.1), aliases=("Plain",))
+    assert "plain" not in registry.OPTIMIZERS
+
+
+@pytest.mark.parametrize("name", ["MyOpt", "my opt", "", 3])
+def test_a_name_must_be_one_lowercase_word(tables, name):
+    with pytest.raises(ValueError, match=f"an optimizer's name must be a lowercase word, "
+                                         f"got {name!r}"):
+        registry.register_optimizer(name, optimizers.SGD, defaults=dict(learning_rate=1.0),
+                                    help="x")
+
+
+@pytest.mark.parametrize("task", ["classes", "binary", "regression"])
+def test_a_head_of_each_task_is_registered_as_given(tables, task):
+    registry.register_head("custom", heads.Binary, task=task, help="a custom head")
+    assert registry.HEADS["custom"] == registry.Head(heads.Binary, "a custom head", task)
+
+
+def test_a_registered_dataset_keeps_every_field(tables):
+    registry.register_dataset("line", "data:sine", task="regression", help="a line",
+                              options=["samples"], defaults=dict(epochs=5),
+                              optimizer_defaults=dict(adam=dict(learning_rate=0.5)))
+    assert registry.DATASETS["line"] == registry.Dataset(
+        "data:sine", "a line", "regression", ("samples",), dict(epochs=5),
+        dict(adam=dict(learning_rate=0.5)))
+    registry.register_dataset("plain", "data:sine", task="regression", help="plain")
+    assert registry.DATASETS["plain"] == registry.Dataset("data:sine", "plain", "regression")
+
+
+def test_refusals_name_the_kind_of_part(tables):
+    with pytest.raises(ValueError, match="^a head named 'mse' is already registered$"):
+        registry.register_head("mse", heads.SquaredError, task="regression", help="x")
+    with pytest.raises(ValueError, match="^a dataset named 'sine' is already registered$"):
+        registry.register_dataset("sine", "data:sine", task="regression", help="x")
+    with pytest.raises(ValueError, match="^a head's name must be a lowercase word, got 'Huber'$"):
+        registry.register_head("Huber", heads.SquaredError, task="regression", help="x")
+    with pytest.raises(ValueError, match="^a dataset's name must be a lowercase word, "
+                                         "got 'My Data'$"):
+        registry.register_dataset("My Data", "data:sine", task="regression", help="x")

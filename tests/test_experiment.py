@@ -1,0 +1,403 @@
+"""The wiring of one run, called in-process on tiny settings: ``experiment.py`` and ``main.py``."""
+
+import logging
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import checkpoint
+import cli
+import data
+import experiment
+import interrupts
+import main
+import plots
+import registry
+from model import build
+from train import COMPLETED, DIVERGED, EARLY_STOPPED, INTERRUPTED, Result
+
+
+def head(name):
+    return registry.build(registry.HEADS[name])
+
+
+def network(loss, n_inputs=2, hidden=(3,), n_outputs=1, dtype=np.float32, seed=0):
+    return build(n_inputs, list(hidden), n_outputs, head(loss), weight_scale=1.0,
+                 rng=np.random.default_rng(seed), dtype=dtype)
+
+
+def save(path, net, loss, **fields):
+    with open(path, "wb") as file:
+        checkpoint.write(file, net, loss=loss, epoch=0, **fields)
+    return path
+
+
+def messages(caplog, logger="experiment"):
+    return [record.getMessage() for record in caplog.records if record.name == logger]
+
+
+# --predict: the saved network's answer for each input
+
+
+def test_a_binary_answer_is_class_1_only_above_one_half():
+    binary = head("binary")
+    assert experiment._answer(binary, np.array([0.5]), ["cat", "dog"]) == \
+        "cat  (probability 0.500)"
+    assert experiment._answer(binary, np.array([0.8]), ["cat", "dog"]) == \
+        "dog  (probability 0.800)"
+    assert experiment._answer(binary, np.array([0.25]), None) == "0  (probability 0.750)"
+    assert experiment._answer(binary, np.array([0.9]), None) == "1  (probability 0.900)"
+
+
+def test_a_class_answer_is_the_most_probable_class_named_or_numbered():
+    classes = head("categorical")
+    assert experiment._answer(classes, np.array([0.2, 0.7, 0.1]), ["a", "b", "c"]) == \
+        "b  (probability 0.700)"
+    assert experiment._answer(classes, np.array([0.2, 0.1, 0.7]), None) == \
+        "2  (probability 0.700)"
+
+
+def test_a_regression_answer_is_every_value_to_six_significant_digits():
+    assert experiment._answer(head("mse"), np.array([0.5, -1.234567891, 2e-7]), None) == \
+        "0.5 -1.23457 2e-07"
+
+
+def test_predictions_are_the_saved_networks_in_its_dtype_on_standardised_inputs(tmp_path, capsys):
+    # y = 1e4 relu(x) - 1e4 near x = 1: float32 and float64 differ in the fourth digit, so
+    # the answers show which precision computed them.
+    net = network("mse", n_inputs=1, hidden=(1,), n_outputs=1)
+    for layer, weight, bias in zip(net.trainable, (1.0, 1e4), (0.0, -1e4), strict=True):
+        layer.weights[...], layer.biases[...] = weight, bias
+    scaler = (np.array([[3.0]]), np.array([[2.0]]))
+    model_path = save(tmp_path / "model.npz", net, "mse", scaler=scaler)
+    raw = 5.0 + np.linspace(2e-4, 4e-3, 8).reshape(-1, 1)  # standardised: 1.0001 to 1.002
+    rows = tmp_path / "rows.csv"
+    rows.write_text("".join(f"{float(value)!r}\n" for value in raw[:, 0]))
+    assert experiment.predict({"predict": rows}, checkpoint.load(model_path)) == 0
+    values = net.outputs(data.standardise(raw, scaler).astype(np.float32))
+    assert values.dtype == np.float32
+    assert capsys.readouterr().out.splitlines() == [
+        f"rows.csv:{line}  {value:.6g}" for line, (value,) in enumerate(values, start=1)]
+
+
+# Going on from a saved network whose data was standardised with other statistics
+
+
+def _standardised_dataset():
+    x_train = np.array([[1.0, 2.0], [3.0, 6.0]])
+    x_val = np.array([[0.5, -1.0]])
+    y = np.array([0, 1])
+    scaler = (np.array([[10.0, 20.0]]), np.array([[2.0, 4.0]]))
+    return data.Dataset(x_train.copy(), y, x_val.copy(), y[:1], "classes", "t", ["a", "b"],
+                        scaler=scaler)
+
+
+def test_features_are_restandardised_with_the_saved_networks_statistics(caplog):
+    caplog.set_level(logging.INFO)
+    dataset = _standardised_dataset()
+    raw_train, raw_val = dataset.x_train * [[2.0, 4.0]] + [[10.0, 20.0]], \
+        dataset.x_val * [[2.0, 4.0]] + [[10.0, 20.0]]
+    saved = (np.array([[12.0, 16.0]]), np.array([[4.0, 8.0]]))
+    rescaled = experiment._rescaled(dataset, saved)
+    np.testing.assert_array_equal(rescaled.x_train, (raw_train - saved[0]) / saved[1])
+    np.testing.assert_array_equal(rescaled.x_val, (raw_val - saved[0]) / saved[1])
+    assert rescaled.scaler is saved
+    assert messages(caplog) == [
+        "standardising the features with the statistics of the loaded network's data"]
+
+
+def test_features_standardised_as_the_saved_network_saw_them_are_left_alone(caplog):
+    caplog.set_level(logging.INFO)
+    dataset = _standardised_dataset()
+    x_train, x_val, own = dataset.x_train.copy(), dataset.x_val.copy(), dataset.scaler
+    same = tuple(part.copy() for part in own)
+    assert experiment._rescaled(dataset, same) is dataset
+    np.testing.assert_array_equal(dataset.x_train, x_train)
+    np.testing.assert_array_equal(dataset.x_val, x_val)
+    assert dataset.scaler is own
+    assert messages(caplog) == []
+
+
+# --check-gradients: the table, the verdict and the progress
+
+
+@pytest.fixture
+def fake_check(monkeypatch):
+    """check_network replaced by one that reports ``progress`` calls and given results."""
+    calls = {}
+
+    def install(left_out, results, progress=()):
+        def check_network(network, x, y, sample=None, progress=None):
+            calls.update(sample=sample, samples=len(y))
+            for args in progress_calls:
+                progress(*args)
+            return left_out, results
+
+        progress_calls = list(progress)
+        monkeypatch.setattr(experiment, "check_network", check_network)
+        return calls
+
+    return install
+
+
+def _checked_network_and_data(samples):
+    net = network("categorical", n_inputs=2, hidden=(3,), n_outputs=2)
+    dataset = types.SimpleNamespace(x_train=np.zeros((samples, 2)),
+                                    y_train=np.zeros(samples, dtype=int))
+    return net, dataset
+
+
+def test_gradient_check_prints_a_table_and_passes_at_exactly_the_tolerance(fake_check, capsys):
+    fake_check(3, [("dense0.weights", 1e-5, 6, 0), ("dense0.biases", 2.5e-9, 2, 1),
+                   ("dense1.weights", 0.0, 6, 0), ("dense1.biases", 1e-7, 2, 0)])
+    net, dataset = _checked_network_and_data(150)
+    assert experiment.report_gradient_check(net, dataset) is True
+    assert capsys.readouterr().out.splitlines() == [
+        "gradient check: backpropagation against central differences (float64, h = 1e-5, "
+        "dropout masks fixed), every entry, on 97 samples (3 left out: they sit on a ReLU "
+        "kink)",
+        "  parameter             shape  relative error  checked  skipped",
+        "  dense0.weights       (2, 3)        1.00e-05        6        0",
+        "  dense0.biases        (1, 3)        2.50e-09        2        1",
+        "  dense1.weights       (3, 2)        0.00e+00        6        0",
+        "  dense1.biases        (1, 2)        1.00e-07        2        0",
+        "worst relative error 1.00e-05: all below 1e-5",
+    ]
+
+
+def test_gradient_check_above_the_tolerance_fails_and_marks_the_array(fake_check, capsys):
+    calls = fake_check(0, [("dense0.weights", 1.5e-5, 6, 0), ("dense0.biases", 0.0, 3, 0),
+                           ("dense1.weights", 0.0, 6, 0), ("dense1.biases", 0.0, 2, 0)])
+    net, dataset = _checked_network_and_data(40)
+    assert experiment.report_gradient_check(net, dataset, sample=4) is False
+    assert calls == dict(sample=4, samples=40)
+    out = capsys.readouterr().out.splitlines()
+    assert "up to 4 random entries per array, on 40 samples (0 left out" in out[0]
+    assert out[2] == ("  dense0.weights       (2, 3)        1.50e-05        6        0"
+                      "  <- above 1e-5")
+    assert out[3] == "  dense0.biases        (1, 3)        0.00e+00        3        0"
+    assert out[-1] == "worst relative error 1.50e-05: FAILED, above 1e-5; not training"
+
+
+def test_gradient_check_progress_says_how_long_is_left(fake_check, caplog, capsys):
+    fake_check(0, [("dense0.weights", 0.0, 6, 0)], progress=[(0, 40, 0.4), (10, 40, 2.0)])
+    net, dataset = _checked_network_and_data(5)
+    experiment.report_gradient_check(net, dataset)
+    assert messages(caplog) == [
+        "gradient check: 0 of 40 entries in 0 s, about nan s left",
+        "gradient check: 10 of 40 entries in 2 s, about 6 s left",
+    ]
+    assert all(record.levelno == logging.WARNING for record in caplog.records)
+
+
+# main.py: the log handler when standard error goes away
+
+
+class _Closed:
+    """A stream whose reader has gone: every write is a broken pipe."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        pass
+
+
+class _Failing:
+    def write(self, text):
+        raise ValueError("the disk is on fire")
+
+    def flush(self):
+        pass
+
+
+def _record(message):
+    return logging.LogRecord("experiment", logging.INFO, __file__, 1, message, None, None)
+
+
+def test_a_closed_log_pipe_asks_for_a_quiet_stop_and_silences_the_log(capsys):
+    stop = interrupts.Stop()
+    handler = main._LogHandler(stop)
+    handler.stream = _Closed()
+    handler.handle(_record("epoch 1"))
+    assert stop.requested and stop.cause == "SIGPIPE" and not stop.now
+    handler.handle(_record("epoch 2"))  # dropped: nobody reads the log
+    assert not stop.now
+    assert capsys.readouterr().err == ""
+
+
+def test_any_other_failure_of_the_log_is_reported_as_logging_reports_it(capsys):
+    stop = interrupts.Stop()
+    handler = main._LogHandler(stop)
+    handler.stream = _Failing()
+    handler.handle(_record("epoch 1"))
+    assert not stop.requested
+    err = capsys.readouterr().err
+    assert "--- Logging error ---" in err and "ValueError: the disk is on fire" in err
+    assert "Message: 'epoch 1'" in err
+
+
+# The report, the logged line and the exit status
+
+
+ROW = dict(epoch=7, loss=0.123456, data_loss=0.1, reg_loss=0.023456, accuracy=0.8125,
+           learning_rate=0.0123456789, val_loss=0.5, val_accuracy=0.75)
+
+
+def test_a_logged_epoch_is_one_fixed_format_line():
+    assert experiment.format_row(ROW, 1000) == (
+        "epoch    7/1000  loss 0.1235 (data 0.1000 + reg 0.0235)  acc 0.812  lr 0.0123457  "
+        "val_loss 0.5000  val_acc 0.750")
+    regression = dict(ROW, r2=0.91234, val_r2=-0.5)
+    assert experiment.format_row(regression, 7) == (
+        "epoch 7/7  loss 0.1235 (data 0.1000 + reg 0.0235)  acc 0.812  r2 0.9123  "
+        "lr 0.0123457  val_loss 0.5000  val_acc 0.750  val_r2 -0.5000")
+
+
+def _outcome(status=COMPLETED, epochs_done=10, failed=0, name="adam", final=ROW, written=()):
+    result = Result(rows=[final], status=status, epochs_done=epochs_done, final=final)
+    return experiment.Outcome(name, result, dict(final), 1.234, list(written), failed)
+
+
+def test_the_report_is_the_final_evaluation_and_the_files_written(capsys):
+    outcome = _outcome(epochs_done=25, written=[Path("m.csv"), Path("plots/adam.png")])
+    experiment.report(outcome, dict(epochs=20), start=5)
+    assert capsys.readouterr().out.splitlines() == [
+        "completed: 20/20 epochs in 1.23 s; training accuracy 0.812, loss 0.123; "
+        "validation accuracy 0.750, loss 0.5",
+        "wrote m.csv",
+        "wrote plots/adam.png",
+    ]
+    experiment.report(_outcome(final=dict(ROW, r2=0.91234, val_r2=-0.5)), dict(epochs=10), 0)
+    assert capsys.readouterr().out == (
+        "completed: 10/10 epochs in 1.23 s; training accuracy 0.812, R² 0.912, loss 0.123; "
+        "validation accuracy 0.750, R² -0.500, loss 0.5\n")
+
+
+@pytest.mark.parametrize("statuses, failed, cause, expected", [
+    ([COMPLETED], 0, None, 0),
+    ([COMPLETED, EARLY_STOPPED], 0, None, 0),
+    ([COMPLETED], 1, None, 3),
+    ([COMPLETED, DIVERGED], 1, None, 1),
+    ([INTERRUPTED], 0, None, 130),
+    ([DIVERGED, INTERRUPTED], 1, None, 130),
+    ([COMPLETED], 0, "SIGTERM", 143),  # asked while the outputs were written
+    ([INTERRUPTED, DIVERGED], 1, "SIGPIPE", 141),
+])
+def test_exit_status_a_signal_first_then_divergence_then_a_failed_output(
+        statuses, failed, cause, expected):
+    stop = interrupts.Stop()
+    stop.cause = cause
+    outcomes = [_outcome(status) for status in statuses]
+    outcomes[-1].failed = failed
+    assert experiment.exit_status(outcomes, stop) == expected
+
+
+# --optimizer all: every optimizer through the single-run code, then a comparison
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """The figures drawn, as (function, keyword arguments); each file holds b"figure"."""
+    drawn = []
+
+    def recorder(kind):
+        def draw(*args, **kwargs):
+            drawn.append((kind, kwargs))
+            Path(args[-1]).write_bytes(b"figure")
+        return draw
+
+    for kind in ("plot_training", "plot_comparison", "animate_training"):
+        monkeypatch.setattr(plots, kind, recorder(kind))
+    return drawn
+
+
+TINY = ["--epochs", "2", "--samples", "5", "--hidden", "2", "--log-level", "warning"]
+
+
+def test_optimizer_all_draws_each_run_and_the_comparison_shown_if_asked(
+        tmp_path, capsys, figures):
+    plot = tmp_path / "all.png"
+    assert main.main([*TINY, "--optimizer", "all", "--plot", str(plot), "--show"]) == 0
+    names = list(registry.OPTIMIZERS)
+    assert [(kind, kwargs["show"]) for kind, kwargs in figures] == [
+        *(("plot_training", True) for _ in names), ("plot_comparison", True)]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "optimizer  train acc train loss  val acc val loss  seconds  status"
+    assert [line.split()[0] for line in out[1:5]] == names
+    assert out[5:] == [f"wrote {tmp_path / name}" for optimizer in names
+                       for name in (f"all-{optimizer}.png", f"all-{optimizer}.config.json")] + \
+        [f"wrote {plot}"]
+
+
+def test_optimizer_all_with_a_failed_comparison_keeps_the_rest_and_exits_3(
+        tmp_path, capsys, monkeypatch, figures):
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plots, "plot_comparison", no_room)
+    plot = tmp_path / "all.png"
+    assert main.main([*TINY, "--optimizer", "all", "--plot", str(plot)]) == 3
+    captured = capsys.readouterr()
+    assert captured.err == f"main.py: error: cannot write {str(plot)!r}: No space left on device\n"
+    assert not plot.exists()
+    assert sorted(path.name for path in tmp_path.glob("all-*.png")) == [
+        f"all-{name}.png" for name in sorted(registry.OPTIMIZERS)]
+    assert f"wrote {plot}" not in captured.out
+
+
+def test_a_comparison_stopped_at_the_first_optimizer_still_reports_a_failed_figure(
+        tmp_path, capsys, monkeypatch, figures):
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plots, "plot_comparison", no_room)
+    plot = tmp_path / "all.png"
+    stop = interrupts.Stop()
+    stop.request("SIGINT")  # Ctrl-C before the first epoch ends
+    args = cli.parse([*TINY, "--optimizer", "all", "--plot", str(plot)])
+    assert experiment.run(args, stop) == 130
+    captured = capsys.readouterr()
+    assert captured.err == f"main.py: error: cannot write {str(plot)!r}: No space left on device\n"
+    assert [line.split()[0] for line in captured.out.splitlines()[1:]] == ["gd", "wrote", "wrote"]
+
+
+# A saved network and the configured data must fit each other
+
+
+def _saved(n_inputs=2, outputs=3, classes=None):
+    header = dict(classes=classes)
+    architecture = dict(n_inputs=n_inputs, outputs=outputs)
+    return types.SimpleNamespace(architecture=architecture, header=header)
+
+
+def _data(n_features=2, class_names=("a", "b", "c")):
+    return types.SimpleNamespace(n_features=n_features,
+                                 class_names=None if class_names is None else list(class_names))
+
+
+CONFIG = dict(dataset="file", loss="categorical")
+
+
+@pytest.mark.parametrize("saved, dataset, n_outputs, message", [
+    (_saved(n_inputs=4), _data(), 3,
+     "argument --load: the network takes 4 features; --dataset file has 2"),
+    (_saved(outputs=2), _data(), 3,
+     "argument --load: the network has 2 outputs; --dataset file with --loss categorical "
+     "needs 3"),
+    (_saved(classes=["x", "y", "z"]), _data(), 3,
+     "argument --load: the network's classes are x, y, z; --dataset file has a, b, c"),
+])
+def test_a_saved_network_that_does_not_fit_the_data_is_refused(saved, dataset, n_outputs,
+                                                               message):
+    with pytest.raises(cli.UsageError) as refused:
+        experiment._check_fits(saved, dataset, n_outputs, CONFIG)
+    assert str(refused.value) == message
+
+
+def test_a_saved_network_that_fits_the_data_is_taken():
+    experiment._check_fits(_saved(classes=["a", "b", "c"]), _data(), 3, CONFIG)
+    experiment._check_fits(_saved(classes=None), _data(), 3, CONFIG)
+    experiment._check_fits(_saved(classes=["x", "y", "z"]), _data(class_names=None), 3, CONFIG)
