@@ -13,6 +13,7 @@ import pytest
 import bench
 
 
+@pytest.mark.slow
 def test_a_quick_child_reports_its_dtype_threads_and_accuracy():
     for dtype in ("float32", "float64"):
         result = bench.measure("ours", "A", 0, dtype, threads=1, quick=True)

@@ -524,6 +524,7 @@ def program(*flags, **kwargs):
 REPOSITORY = __import__("pathlib").Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_name, status", [("SIGTERM", 143), ("SIGINT", 130)])
 def test_a_signal_stops_after_the_epoch_and_writes_everything(tmp_path, signal_name, status):
     import signal
@@ -546,6 +547,7 @@ def test_a_signal_stops_after_the_epoch_and_writes_everything(tmp_path, signal_n
                       "--log-level", "WARNING"]) == 0
 
 
+@pytest.mark.slow
 def test_kill_9_loses_at_most_k_epochs_and_leaves_a_loadable_file(tmp_path, capsys):
     import signal
     import time
@@ -565,6 +567,7 @@ def test_kill_9_loses_at_most_k_epochs_and_leaves_a_loadable_file(tmp_path, caps
     assert epoch > 0 and epoch % 200 == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("closed", ["stdout", "stderr"])
 def test_a_closed_pipe_ends_the_run_quietly(tmp_path, closed):
     saved = tmp_path / "n.npz"
@@ -729,6 +732,7 @@ def test_gradient_check_of_a_sample_says_so(capsys):
     assert counts == [5, 5, 5, 3]  # checked + skipped; the output biases have only 3
 
 
+@pytest.mark.slow
 def test_threads_are_set_before_numpy_loads_unless_the_environment_says(tmp_path):
     import subprocess
     import sys
@@ -884,6 +888,7 @@ def test_json_metrics_of_a_diverged_run_are_strict_json(tmp_path):
     assert json.loads(text)["epochs"][-1]["val_loss"] is None
 
 
+@pytest.mark.slow
 def test_a_signal_outside_training_stops_at_once(tmp_path):
     import signal
 
