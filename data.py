@@ -415,10 +415,16 @@ def _open_image(path):
     from PIL import Image, UnidentifiedImageError  # here: only real images need Pillow
 
     try:
-        with warnings.catch_warnings():
+        # Opened here, not by Pillow, so that a file nobody may read is refused as
+        # such, not as a broken image: it may be a CSV file.
+        source = open(path, "rb")
+    except OSError as error:
+        raise DataError(f"{_show(path)} cannot be read: {error.strerror}") from None
+    try:
+        with source, warnings.catch_warnings():
             # Pillow only warns below twice its limit of 89 million pixels: refuse it all.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(source) as image:
                 return np.asarray(image.convert("L"))
     except UnidentifiedImageError:
         return None

@@ -1,4 +1,6 @@
 import sys
+import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -230,6 +232,25 @@ def _refused(path, *args, function=None):
     message = str(error.value)
     assert "\n" not in message
     return message
+
+
+def _within(seconds, function):
+    """Run ``function`` in a thread; fail instead of hanging if it takes longer."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = function()
+        except BaseException as error:  # handed back to the test
+            result["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 def test_csv_with_header_and_text_labels_sorted_as_text(tmp_path):
@@ -526,8 +547,10 @@ def test_a_pipe_or_a_device_is_refused_not_read(tmp_path):
     os.mkfifo(fifo)
     for call in (lambda path: data.from_path(path), lambda path: data.prediction_inputs(path, 4)):
         for path in (fifo, "/dev/zero"):
-            with pytest.raises(data.DataError, match="is not a regular file"):
-                call(path)
+            with pytest.raises(data.DataError) as error:  # reading it would wait forever
+                _within(5, lambda call=call, path=path: call(path))
+            assert str(error.value) == (f"'{path}' is not a regular file (a pipe or a device?): "
+                                        "save it to a file first")
 
 
 def test_an_image_too_large_to_read_is_refused(tmp_path):
@@ -535,8 +558,8 @@ def test_an_image_too_large_to_read_is_refused(tmp_path):
 
     big = tmp_path / "big.png"
     Image.new("L", (10_000, 10_000)).save(big)  # 100 million pixels, over Pillow's limit
-    with pytest.raises(data.DataError, match="too large to read as an image"):
-        data.prediction_inputs(big, 64, (8, 8))
+    assert _refused(big, 64, (8, 8), function=data.prediction_inputs) == (
+        f"'{big}' is too large to read as an image (over {Image.MAX_IMAGE_PIXELS:,} pixels)")
 
 
 def test_features_too_large_to_standardise_are_refused_naming_the_file(tmp_path):
@@ -545,3 +568,235 @@ def test_features_too_large_to_standardise_are_refused_naming_the_file(tmp_path)
     path.write_text("\n".join(rows) + "\n")
     with pytest.raises(data.DataError, match=r"huge\.csv.*feature 1 has values too large"):
         data.from_path(path)
+
+
+# -- Defaults, names and the exact draw ---------------------------------------------------------
+
+
+def test_vertical_defaults_are_seed_0_100_samples_3_classes_and_the_name_says_so():
+    d = data.vertical()
+    assert d.x_train.shape == (300, 2) and d.class_names == ["0", "1", "2"]
+    assert d.name == "vertical(100, 3)"
+    np.testing.assert_array_equal(d.x_train, data.vertical(seed=0).x_train)
+    assert data.vertical(seed=0, samples=10, classes=2).name == "vertical(10, 2)"
+
+
+def test_sine_defaults_to_1000_samples_and_the_name_says_how_many():
+    d = data.sine()
+    assert d.x_train.shape == d.x_val.shape == (1000, 1) and d.name == "sine(1000)"
+    assert data.sine(samples=8).name == "sine(8)"
+
+
+def test_split_draws_each_class_in_index_order_from_one_generator():
+    # Enough samples that an unstable sort would put a class's indices out of order.
+    labels = np.random.default_rng(0).integers(0, 3, 1000)
+    rng = np.random.default_rng(7)
+    expected = []
+    for label in (0, 1, 2):
+        members = np.flatnonzero(labels == label)
+        expected.append(rng.permutation(members)[:round(0.25 * len(members))])
+    train, val = data.split(labels, 0.25, seed=7)
+    np.testing.assert_array_equal(val, np.sort(np.concatenate(expected)))
+    np.testing.assert_array_equal(train, np.setdiff1d(np.arange(1000), val))
+
+
+def test_fit_scaler_of_float32_or_integer_features_is_float64():
+    for x in (np.array([[1, 5], [2, 5], [4, 5]], dtype=np.float32),
+              np.array([[1, 5], [2, 5], [4, 5]], dtype=np.int32)):
+        mean, scale = data.fit_scaler(x)
+        assert mean.dtype == scale.dtype == np.float64
+        np.testing.assert_array_equal(mean, [[7 / 3, 5.0]])
+        np.testing.assert_array_equal(scale, [[np.std([1.0, 2.0, 4.0]), 1.0]])
+
+
+def test_fit_scaler_of_a_single_row_makes_every_feature_zero():
+    mean, scale = data.fit_scaler([[3.0, -1.5]])
+    np.testing.assert_array_equal(mean, [[3.0, -1.5]])
+    np.testing.assert_array_equal(scale, [[1.0, 1.0]])
+
+
+@pytest.mark.parametrize("x", [np.zeros(3), np.zeros((0, 2)), np.zeros((2, 2, 2))],
+                         ids=["1-d", "no rows", "3-d"])
+def test_fit_scaler_refuses_anything_but_a_table_with_rows(x):
+    with pytest.raises(ValueError) as error:
+        data.fit_scaler(x)
+    assert type(error.value) is ValueError
+    assert str(error.value) == (f"fit_scaler needs an (N, features) array with N >= 1, "
+                                f"got {x.shape}")
+
+
+def test_fit_scaler_refuses_overflowing_or_infinite_features_without_numpy_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(data.DataError) as error:
+            data.fit_scaler([[1.0, 0.0], [2.0, 1e200], [3.0, 2e200]])
+        assert str(error.value) == ("feature 2 has values too large to standardise "
+                                    "(their squares overflow)")
+        with pytest.raises(data.DataError, match="^feature 1 has values too large"):
+            data.fit_scaler([[np.inf, 0.0], [2.0, 1.0]])
+
+
+def test_standardise_gives_float64_whatever_dtypes_it_is_given():
+    x = np.array([[1, 2]], dtype=np.float32)
+    scaler = (np.full((1, 2), 0.5, dtype=np.float32), np.full((1, 2), 2, dtype=np.float32))
+    z = data.standardise(x, scaler)
+    assert z.dtype == np.float64
+    np.testing.assert_array_equal(z, [[0.25, 0.75]])
+
+
+def test_digits_default_seed_is_0(digits):
+    np.testing.assert_array_equal(data.digits().y_val, digits.y_val)
+
+
+def test_digits_too_small_to_split_is_refused_naming_the_digits(monkeypatch):
+    datasets = pytest.importorskip("sklearn.datasets")
+    monkeypatch.setattr(datasets, "load_digits",
+                        lambda return_X_y: (np.zeros((2, 64)), np.array([0, 1])))
+    assert _refused(None, function=lambda _: data.digits()) == (
+        "digits is too small: each class has a single sample, so none can be held out for "
+        "validation")
+
+
+def test_from_path_and_user_data_split_with_seed_0_unless_told(tmp_path):
+    path = _csv(tmp_path, *_rows(40, lambda k: "ab"[k % 2]))
+    seed_0, seed_3 = data.from_path(path, seed=0), data.from_path(path, seed=3)
+    assert not np.array_equal(seed_0.x_val, seed_3.x_val)
+    np.testing.assert_array_equal(data.from_path(path).x_val, seed_0.x_val)
+    np.testing.assert_array_equal(data.user_data(data=path).x_val, seed_0.x_val)
+    np.testing.assert_array_equal(data.user_data(seed=3, data=path).x_val, seed_3.x_val)
+
+
+# -- Messages and CSV details -----------------------------------------------------------------
+
+
+def test_messages_quote_printable_names_as_they_are_and_escape_the_others(tmp_path):
+    path = _csv(tmp_path, "1,2,x", "3,4,x", name="it's.csv")
+    assert _refused(path) == f"'{path}' has a single class, 'x': a classifier needs two or more"
+    path = _csv(tmp_path, "1,2,a\tb", "3,4,a\tb")
+    assert _refused(path) == (f"'{path}' has a single class, 'a\\tb': a classifier needs two "
+                              f"or more")
+
+
+def test_a_csv_file_that_cannot_be_read_is_refused_with_the_reason(tmp_path, monkeypatch):
+    import errno
+    from pathlib import Path
+
+    path = _csv(tmp_path, *_rows(4, lambda k: "ab"[k % 2]))
+
+    def fail(self):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(Path, "read_bytes", fail)
+    assert _refused(path) == f"'{path}' cannot be read: Input/output error"
+
+
+def test_a_field_beyond_the_csv_modules_limit_is_refused_with_its_line(tmp_path):
+    path = _csv(tmp_path, "1,2,x", "3,4," + "y" * 200_000)
+    assert _refused(path).startswith(f"'{path}' line 2: field larger than field limit")
+
+
+def test_a_quoted_label_keeps_its_line_break_as_written(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_bytes(b'1,2,"two\r\nlines"\r\n3,4,one\r\n5,6,"two\r\nlines"\r\n7,8,one\r\n')
+    assert data.from_path(path).class_names == ["one", "two\r\nlines"]
+
+
+def test_csv_lines_may_end_in_a_lone_carriage_return(tmp_path):
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b"a,b,label\r1,2,x\r3,4,y\r5,6,x\r7,8,y\r")
+    d = data.from_path(path)
+    assert d.class_names == ["x", "y"] and len(d.x_train) + len(d.x_val) == 4
+    path.write_bytes(b"a,b,label\r1,2,x\r3,abc,y\r")
+    assert _refused(path) == f"'{path}' line 3, column 2: 'abc' is not a number"
+
+def test_a_header_is_recognised_by_any_feature_cell_that_is_not_a_number(tmp_path):
+    path = _csv(tmp_path, "2024,height,label", *_rows(8, lambda k: "ab"[k % 2]))
+    d = data.from_path(path)
+    assert len(d.x_train) + len(d.x_val) == 8
+
+
+# -- Images: every pixel, the split, the names --------------------------------------------------
+
+
+def test_every_image_of_a_folder_is_read_into_its_own_row(tmp_path):
+    _image_folder(tmp_path / "train", ["0", "1"], per_class=3)
+    _image_folder(tmp_path / "test", ["0", "1"], per_class=2)
+    d = data.from_path(tmp_path)
+    np.testing.assert_array_equal(d.x_train * 127.5 + 127.5,
+                                  np.repeat([[0], [1], [2], [10], [11], [12]], 6, axis=1))
+    np.testing.assert_array_equal(d.x_val[:, 0] * 127.5 + 127.5, [0, 1, 10, 11])
+
+
+def test_a_train_and_test_folder_is_a_classification_named_after_the_folder(tmp_path):
+    root = tmp_path / "pics"
+    _image_folder(root / "train", ["a", "b"], per_class=2)
+    _image_folder(root / "test", ["a", "b"], per_class=1)
+    d = data.from_path(root)
+    assert d.task == "classes" and d.name == "pics" and d.image_shape == (2, 3)
+
+
+def test_the_current_folder_is_named_after_itself(tmp_path, monkeypatch):
+    root = _image_folder(tmp_path / "pics", ["a", "b"], per_class=2)
+    monkeypatch.chdir(root)
+    assert data.from_path(".").name == "pics"
+
+
+def test_an_image_folder_is_split_by_the_seed(tmp_path):
+    root = _image_folder(tmp_path / "pics", ["a", "b"], per_class=8)
+    values = np.concatenate([np.arange(8), 10 + np.arange(8)])  # pixel value of each file
+    _, val = data.split(np.repeat([0, 1], 8), 0.25, seed=3)
+    d = data.from_path(root, seed=3)
+    np.testing.assert_array_equal(d.x_val[:, 0] * 127.5 + 127.5, values[val])
+
+
+def test_test_without_train_is_refused(tmp_path):
+    _image_folder(tmp_path / "test", ["a", "b"], per_class=2)
+    assert _refused(tmp_path) == (f"'{tmp_path}' has test/ but no train/: give both, or one "
+                                  f"folder per class")
+
+
+def test_a_palette_image_with_transparency_is_read_as_its_grey_levels(tmp_path):
+    image = Image.fromarray(np.array([[0, 1], [2, 3]], dtype=np.uint8), mode="P")
+    image.putpalette([0, 0, 0, 255, 255, 255, 255, 0, 0, 0, 0, 255])
+    path = tmp_path / "icon.png"
+    image.save(path, transparency=bytes([0, 128, 255, 255]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # Pillow's note on the transparency
+        _, x = data.prediction_inputs(path, 4, (2, 2))
+    np.testing.assert_array_equal(x, [[0, 255, 76, 29]])
+
+
+def test_an_image_that_cannot_be_read_is_refused_with_the_reason(tmp_path, monkeypatch):
+    import errno
+
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("notes", "x" * (2 << 20), zip=True)  # 2 MiB of text: Pillow refuses it
+    path = tmp_path / "notes.png"
+    Image.fromarray(np.zeros((2, 2), dtype=np.uint8)).save(path, pnginfo=info)
+    assert _refused(path, 4, (2, 2), function=data.prediction_inputs) == (
+        f"'{path}' cannot be read as an image: Decompressed data too large for "
+        f"PngImagePlugin.MAX_TEXT_CHUNK")
+
+    def fail(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(Image, "open", fail)
+    assert _refused(path, 4, (2, 2), function=data.prediction_inputs) == (
+        f"'{path}' cannot be read as an image: Permission denied")
+
+
+def test_a_file_nobody_may_read_is_refused_as_unreadable_not_as_a_broken_image(tmp_path,
+                                                                               monkeypatch):
+    import errno
+
+    path = _csv(tmp_path, *_rows(4, lambda k: "ab"[k % 2]))
+
+    def denied(*args, **kwargs):  # what open() says to a user without read permission
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(data, "open", denied, raising=False)
+    assert _refused(path) == f"'{path}' cannot be read: Permission denied"
+    assert _refused(path, 2, function=data.prediction_inputs) == (
+        f"'{path}' cannot be read: Permission denied")
