@@ -783,3 +783,43 @@ def test_max_bytes_bounds_the_arrays(tmp_path):
     assert load(path, max_bytes=432).epoch == 7
     refused(path, "its arrays declare 432 bytes in all, more than the 431 allowed",
             max_bytes=431)
+
+
+
+@pytest.mark.parametrize("length, shown", [
+    (58, '"' + "x" * 58 + '"'),  # 60 characters of JSON: shown whole
+    (59, '"' + "x" * 56 + "..."),  # 61: cut to 60, the last three the dots
+])
+def test_a_value_is_shown_whole_up_to_60_characters_of_json(tmp_path, length, shown):
+    _, path = saved(tmp_path)
+    header, arrays = contents(path)
+    rewrite(path, arrays, dict(header, epoch="x" * length))
+    assert refused(path, "'epoch' must be").endswith(f", got {shown}")
+
+
+def test_a_list_of_members_names_five_and_counts_the_others(tmp_path):
+    _, path = saved(tmp_path)  # six parameters, dense0 to dense2, weights and biases
+    header, arrays = contents(path)
+    names = "'dense0.weights', 'dense0.biases', 'dense1.weights', 'dense1.biases', 'dense2.weights'"
+    rewrite(path, {"dense2.biases": arrays["dense2.biases"]}, header)
+    assert refused(path, "missing").endswith(f"missing [{names}], unexpected []")
+    rewrite(path, {}, header)
+    assert refused(path, "missing").endswith(f"missing [{names} and 1 more], unexpected []")
+
+
+def test_a_scaler_given_as_ints_or_float32_is_saved_as_float64(tmp_path):
+    _, path = saved(tmp_path, scaler=([0, 1], np.array([2, 4], dtype=np.float32)))
+    mean, scale = load(path).scaler
+    assert mean.dtype == scale.dtype == np.float64
+    np.testing.assert_array_equal(mean, [[0.0, 1.0]])
+    np.testing.assert_array_equal(scale, [[2.0, 4.0]])
+
+
+def test_write_refuses_parameters_of_mixed_dtypes(tmp_path):
+    net = network()
+    net.trainable[1].weights = net.trainable[1].weights.astype(np.float32)
+    with pytest.raises(ValueError) as error:
+        write(tmp_path / "net.npz", net, loss="categorical", epoch=1)
+    assert str(error.value) == ("a checkpoint holds parameters of one dtype, float32 or float64: "
+                                "got ['float32', 'float64']")
+    assert not (tmp_path / "net.npz").exists()

@@ -1,5 +1,8 @@
 import csv
 import json
+import math
+
+import pytest
 
 from metrics import write_metrics
 from train import COLUMNS
@@ -22,3 +25,35 @@ def test_json_holds_config_and_epochs(tmp_path):
     saved = json.loads(path.read_text())
     assert saved["config"] == {"seed": 0}
     assert saved["epochs"] == [{k: ROWS[0][k] for k in COLUMNS}]
+
+
+def test_missing_folders_on_the_way_are_created(tmp_path):
+    for name in ("m.csv", "m.json"):
+        path = tmp_path / "a" / "b" / name
+        write_metrics(ROWS, path, COLUMNS)
+        assert path.is_file()
+
+
+def test_json_is_indented_by_one_space_and_ends_with_a_newline(tmp_path):
+    path = tmp_path / "m.json"
+    write_metrics(ROWS, path, COLUMNS, config={"seed": 0})
+    expected = {"config": {"seed": 0}, "epochs": [{k: ROWS[0][k] for k in COLUMNS}]}
+    assert path.read_text() == json.dumps(expected, indent=1) + "\n"
+
+
+def test_json_writes_nan_and_infinite_figures_as_null(tmp_path):
+    path = tmp_path / "m.json"
+    row = dict(ROWS[0], loss=math.nan, data_loss=math.inf, reg_loss=-math.inf)
+    write_metrics([row], path, COLUMNS)
+
+    def refuse(constant):
+        raise AssertionError(f"{constant} is not strict JSON")
+
+    saved = json.loads(path.read_text(), parse_constant=refuse)
+    assert saved["epochs"] == [dict({k: row[k] for k in COLUMNS}, loss=None, data_loss=None,
+                                    reg_loss=None)]
+
+
+def test_json_is_strict_so_a_config_holding_nan_is_refused(tmp_path):
+    with pytest.raises(ValueError):
+        write_metrics(ROWS, tmp_path / "m.json", COLUMNS, config={"learning_rate": math.nan})

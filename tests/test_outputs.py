@@ -1,7 +1,12 @@
+import errno
 import os
+import shutil
 import socket
 import stat
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -74,8 +79,12 @@ def test_regular_target_is_replaced_atomically(tmp_path):
     assert listing(tmp_path) == ["metrics.csv"]
 
 
-@pytest.mark.parametrize("error", [OSError(28, "No space left on device"), ValueError("bad\nx")])
-def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path, error):
+@pytest.mark.parametrize("error, reason", [
+    (OSError(28, "No space left on device"), "No space left on device"),
+    (ValueError("bad\nx"), "bad"),  # its first line
+    (ValueError(), "ValueError"),  # no text: its type
+])
+def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path, error, reason):
     target = tmp_path / "a.png"
     target.write_bytes(b"old")
 
@@ -86,8 +95,7 @@ def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path, error):
     with pytest.raises(OutputError) as raised:
         write(target, produce)
     assert raised.value.__cause__ is error
-    message = str(raised.value)
-    assert message.startswith(f"cannot write {str(target)!r}: ") and "\n" not in message
+    assert str(raised.value) == f"cannot write {str(target)!r}: {reason}"
     assert target.read_bytes() == b"old"
     assert listing(tmp_path) == ["a.png"]
 
@@ -114,6 +122,30 @@ def test_current_umask_reads_it_without_changing_it(umask_027):
     assert outputs.current_umask() == 0o027
     assert os.umask(0o027) == 0o027
 
+
+def test_current_umask_does_not_set_the_umask_where_proc_tells_it(umask_027, monkeypatch):
+    def umask(mask):
+        raise AssertionError("the umask was set")
+
+    monkeypatch.setattr(os, "umask", umask)
+    assert outputs.current_umask() == 0o027
+
+
+def test_current_umask_without_proc_sets_it_back_at_once(umask_027, monkeypatch):
+    def no_proc(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory")
+
+    set_to = []
+    real_umask = os.umask
+
+    def umask(mask):
+        set_to.append(mask)
+        return real_umask(mask)
+
+    monkeypatch.setattr(outputs, "open", no_proc, raising=False)
+    monkeypatch.setattr(os, "umask", umask)
+    assert outputs.current_umask() == 0o027
+    assert set_to == [0o077, 0o027]  # private for an instant, then as it was
 
 def test_a_figure_is_written_in_the_format_of_its_suffix(tmp_path):
     import matplotlib
@@ -178,12 +210,14 @@ def test_dev_full_is_no_space_left_and_the_temporary_is_removed():
 def test_fifo_without_reader_is_an_error_not_a_hang(tmp_path):
     fifo = tmp_path / "m.csv"
     os.mkfifo(fifo)
-    with pytest.raises(OutputError, match="no process is reading the pipe"):
+    with pytest.raises(OutputError) as raised:
         within(5, lambda: write(fifo, writer(b"data")))
+    assert str(raised.value) == f"cannot write {str(fifo)!r}: no process is reading the pipe"
+    assert raised.value.__cause__.errno == errno.ENXIO
     assert stat.S_ISFIFO(os.stat(fifo).st_mode) and listing(tmp_path) == ["m.csv"]
 
 
-def test_fifo_with_reader_receives_the_exact_bytes(tmp_path):
+def test_fifo_with_a_slow_reader_receives_the_exact_bytes(tmp_path):
     fifo = tmp_path / "m.csv"
     os.mkfifo(fifo)
     content = os.urandom(1 << 20)  # larger than a pipe's buffer: the writer must block
@@ -193,6 +227,7 @@ def test_fifo_with_reader_receives_the_exact_bytes(tmp_path):
 
     def read_all():
         with open(fifo, "rb") as pipe:  # waits for the writer
+            time.sleep(0.1)  # a slow reader: the writer must wait for it, not give up
             received.append(pipe.read())
 
     reader = threading.Thread(target=read_all, daemon=True)
@@ -212,12 +247,14 @@ def test_fifo_with_reader_receives_the_exact_bytes(tmp_path):
 def test_directory_and_socket_are_refused_and_nothing_is_written(tmp_path):
     directory = tmp_path / "out.png"
     directory.mkdir()
-    with pytest.raises(OutputError, match="it is a directory"):
+    with pytest.raises(OutputError) as raised:
         write(directory, writer(b"x"))
+    assert str(raised.value) == f"cannot write {str(directory)!r}: it is a directory"
     with socket.socket(socket.AF_UNIX) as server:
         server.bind(str(tmp_path / "s.csv"))
-        with pytest.raises(OutputError, match="it is a socket"):
+        with pytest.raises(OutputError) as raised:
             write(tmp_path / "s.csv", writer(b"x"))
+    assert str(raised.value) == f"cannot write {str(tmp_path / 's.csv')!r}: it is a socket"
     assert listing(tmp_path) == ["out.png", "s.csv"]
 
 
@@ -232,8 +269,9 @@ def block_device(tmp_path):
 
 def test_block_device_is_refused(tmp_path):
     device = block_device(tmp_path)
-    with pytest.raises(OutputError, match="it is a block device"):
+    with pytest.raises(OutputError) as raised:
         write(device, writer(b"x"))
+    assert str(raised.value) == f"cannot write {str(device)!r}: it is a block device"
     assert stat.S_ISBLK(os.lstat(device).st_mode)
 
 
@@ -340,16 +378,103 @@ def test_figure_formats_are_all_supported_by_matplotlib():
 
 
 def test_a_temporary_file_of_a_killed_process_is_removed_by_the_next_write(tmp_path):
-    import subprocess
-    import sys
-
     target = tmp_path / "n.npz"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
     orphan = tmp_path / f".n.npz.{dead}.abc123.npz"
     orphan.write_bytes(b"half a checkpoint")
-    alive = tmp_path / f".n.npz.{os.getpid()}.def456.npz"  # this process: still running
-    alive.write_bytes(b"in progress")
-    outputs.write(target, lambda path: path.write_bytes(b"whole"))
+    with subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                          stdin=subprocess.PIPE) as running:
+        alive = tmp_path / f".n.npz.{running.pid}.def456.npz"  # a process still writing
+        alive.write_bytes(b"in progress")
+        try:
+            outputs.write(target, lambda path: path.write_bytes(b"whole"))
+            assert running.poll() is None  # asked whether it runs, not sent a signal
+        finally:
+            running.stdin.close()
     assert target.read_bytes() == b"whole"
     assert not orphan.exists() and alive.exists()
+
+
+def test_a_temporary_file_of_another_users_process_is_kept(tmp_path, monkeypatch):
+    theirs = tmp_path / ".n.npz.1.abc123.npz"
+    theirs.write_bytes(b"in progress")
+
+    def kill(pid, signal):  # what the system answers for another user's process
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "kill", kill)
+    outputs.write(tmp_path / "n.npz", writer(b"whole"))
+    assert theirs.exists()
+
+
+def test_refusal_of_a_kind_of_file_with_no_name_of_its_own():
+    assert outputs._refusal(stat.S_IFLNK | 0o777) == "it is not a regular file"
+
+
+def test_a_device_without_a_driver_is_an_error_of_the_device_not_of_a_pipe(tmp_path):
+    device = tmp_path / "nothing.csv"
+    try:
+        os.mknod(device, stat.S_IFCHR | 0o600, os.makedev(240, 7))  # a major number left unused
+    except OSError:
+        pytest.skip("cannot make a device node here")
+    with pytest.raises(OutputError) as raised:
+        write(device, writer(b"x"))
+    assert str(raised.value) == f"cannot write {str(device)!r}: No such device or address"
+
+
+def test_a_terminal_with_a_slow_reader_receives_every_byte():
+    import tty
+
+    try:
+        terminal, device = os.openpty()
+    except OSError:
+        pytest.skip("no pseudo-terminal here")
+    content = os.urandom(1 << 18)  # more than a terminal buffers: the writer must wait
+    received = bytearray()
+
+    def read_all():
+        time.sleep(0.1)  # a slow reader
+        while len(received) < len(content):
+            received.extend(os.read(terminal, 1 << 16))
+
+    try:
+        tty.setraw(device)  # the bytes pass unchanged
+        reader = threading.Thread(target=read_all, daemon=True)
+        reader.start()
+        within(5, lambda: write(os.ttyname(device), writer(content)))
+        reader.join(5)
+    finally:
+        os.close(device)
+        os.close(terminal)
+    assert bytes(received) == content
+
+
+def test_the_error_of_produce_is_reported_whatever_it_did_to_its_directory():
+    def produce(tmp):
+        shutil.rmtree(tmp.parent)
+        raise ValueError("gave up")
+
+    with pytest.raises(OutputError) as raised:
+        write("/dev/null", produce)
+    assert str(raised.value) == "cannot write '/dev/null': gave up"
+
+
+def test_check_messages_for_a_figure_without_suffix_and_a_gif_of_another_name(inside):
+    formats = ", ".join(FIGURE_FORMATS)
+    assert assert_refused({"--plot": (Path("out"), "figure")}, "--plot") == (
+        f"argument --plot: cannot write 'out': unknown figure format (no suffix); use one of "
+        f"{formats}")
+    assert assert_refused({"--animate": (Path("x.png"), "gif")}, "--animate") == (
+        "argument --animate: cannot write 'x.png': it must end in .gif")
+
+
+def test_check_refuses_what_the_process_may_not_write(inside, monkeypatch):
+    Path("old.csv").write_bytes(b"")
+    os.mkfifo("pipe.csv")
+    # What os.access answers to a user who may read and enter but not write.
+    monkeypatch.setattr(os, "access", lambda path, mode: not mode & os.W_OK)
+    assert assert_refused({"--metrics": (Path("pipe.csv"), "metrics")}, "--metrics") == (
+        "argument --metrics: cannot write 'pipe.csv': permission denied")
+    assert assert_refused({"--metrics": (Path("old.csv"), "metrics")}, "--metrics") == (
+        "argument --metrics: cannot write 'old.csv': permission denied to create files in '.'")

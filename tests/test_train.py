@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -179,3 +181,46 @@ def test_a_weight_that_becomes_infinite_is_divergence_even_with_a_finite_loss():
     result = train(net(), Breaks(0.01), x, y, xv, yv, epochs=5)
     assert result.status == DIVERGED and result.epochs_done == 1
     assert np.isfinite(result.rows[-1]["data_loss"])
+
+
+class Frozen(SGD):
+    """An optimizer that leaves the weights as they are: the validation loss never moves."""
+
+    def step(self, layers):
+        pass
+
+
+@pytest.mark.parametrize("min_delta", [0.0, 0.1])
+def test_a_validation_loss_that_does_not_move_is_no_improvement(min_delta):
+    x, y, xv, yv = problem()
+    result = train(net(), Frozen(0.1), x, y, xv, yv, epochs=10, log_every=1, patience=2,
+                   min_delta=min_delta)
+    assert result.status == EARLY_STOPPED
+    assert [row["epoch"] for row in result.rows] == [1, 2, 3]
+    assert result.final is result.rows[0]
+    assert result.message == (
+        f"early stopping at epoch 3: the validation loss has not improved by more than "
+        f"{min_delta:g} in 2 evaluations; restored the weights of epoch 1 "
+        f"(validation loss {result.rows[0]['val_loss']:.4f})")
+
+
+def test_layer_stats_are_the_norms_of_the_weights_the_gradient_and_the_update():
+    x, y, xv, yv = problem()
+    network = net()
+    before = [layer.weights.copy() for layer in network.trainable]
+    result = train(network, SGD(0.5), x, y, xv, yv, epochs=1, layer_stats=True)
+    for layer, old, stats in zip(network.trainable, before, result.rows[0]["layers"],
+                                 strict=True):
+        assert stats == dict(weight_norm=float(np.linalg.norm(layer.weights)),
+                             grad_norm=float(np.linalg.norm(layer.dweights)),
+                             update_ratio=float(np.linalg.norm(layer.weights - old))
+                             / float(np.linalg.norm(old)))
+
+
+def test_the_update_ratio_of_weights_that_were_all_zero_is_infinite():
+    x, y, xv, yv = problem()
+    network = net()
+    network.trainable[1].weights[...] = 0
+    result = train(network, SGD(0.5), x, y, xv, yv, epochs=1, layer_stats=True)
+    stats = result.rows[0]["layers"][1]
+    assert stats["update_ratio"] == math.inf and stats["weight_norm"] > 0
