@@ -166,11 +166,14 @@ def misclassified(caption, axes, network, x, y, class_names, image_shape, scaler
 
 
 def predicted_against_true(ax, network, x, y):
-    """Each target value against its prediction, for a regression on many features."""
-    y = np.reshape(y, (len(y), -1))
+    """Each target value against its prediction, for a regression on many features.
+
+    With several targets, the first one: the points and the perfect line alike.
+    """
+    first = np.reshape(y, (len(y), -1))[:, 0]
     if network.is_finite():
-        ax.scatter(y[:, 0], network.predict(x)[:, 0], s=6)
-    low, high = float(y.min()), float(y.max())
+        ax.scatter(first, network.predict(x)[:, 0], s=6)
+    low, high = float(first.min()), float(first.max())
     ax.plot([low, high], [low, high], color="black", linewidth=0.8, label="perfect")
     ax.set_xlabel("true value")
     ax.set_ylabel("predicted value")
