@@ -773,8 +773,8 @@ def test_a_two_gigabyte_declaration_is_refused_cheaply(tmp_path):
     assert "its arrays declare 2116092000 bytes in all, more than the 1073741824 allowed" \
         in lines[0]
     assert "dense0.weights has shape (23000, 23000), expected (2, 3)" in lines[1]
-    seconds, added_kib = float(lines[2]), int(lines[3])
-    assert seconds < 1.0
+    # lines[2] is the seconds it took, for a reader; a test asserts no timing.
+    added_kib = int(lines[3])
     assert added_kib < 50_000  # not the 2 GB declared, nor any sizeable part of it
 
 
@@ -783,7 +783,6 @@ def test_max_bytes_bounds_the_arrays(tmp_path):
     assert load(path, max_bytes=432).epoch == 7
     refused(path, "its arrays declare 432 bytes in all, more than the 431 allowed",
             max_bytes=431)
-
 
 
 @pytest.mark.parametrize("length, shown", [
