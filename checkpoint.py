@@ -46,7 +46,8 @@ fraction or exponent: 4.0 and true are not ints):
                    ``Generator.bit_generator.state`` gives it with arrays as lists of ints,
                    e.g. {"bit_generator": "PCG64", "state": {"state": int, "inc": int},
                    "has_uint32": int, "uinteger": int}}
-    classes       null or [string, ...], the names of labels 0, 1, ...
+    classes       null or [string, ...], the names of labels 0, 1, ...: as many as the
+                  outputs of a categorical head, 2 for a binary head of one output
     scaler        true or false, whether the scaler members are present
     image_shape   null or [height, width], ints >= 1 with height * width == n_inputs
 
@@ -435,7 +436,7 @@ def _parse_header(header):
             metrics=_object(header["metrics"], "metrics"),
             optimizer=_optimizer(header["optimizer"]),
             rng=_rng(header["rng"]),
-            classes=_classes(header["classes"]),
+            classes=_classes(header["classes"], architecture),
             scaler=_boolean(header["scaler"], "scaler"),
             image_shape=_image_shape(header["image_shape"], architecture["n_inputs"]))
     architecture = header["architecture"]
@@ -518,12 +519,18 @@ def _rng(value):
     return value
 
 
-def _classes(value):
+def _classes(value, architecture):
     if value is None:
         return None
     for index, name in enumerate(_list(value, "classes")):
         if not isinstance(name, str):
             raise _wrong(f"classes[{index}]", "a string", name)
+    # One name per class the head can answer: a binary output answers two.
+    loss, outputs = architecture["loss"], architecture["outputs"]
+    count = {"categorical": outputs, "binary": 2 if outputs == 1 else None}.get(loss)
+    if count is not None and len(value) != count:
+        heads = f"a {loss} head of {outputs} output{'s' if outputs > 1 else ''}"
+        raise _wrong("classes", f"{count} names for {heads}", value)
     return value
 
 

@@ -388,6 +388,8 @@ def _checked_settings(saved, path):
         try:
             if key == "hyperparameters":
                 checked[key] = _checked_hyperparameters(value, saved.get("optimizer"))
+            elif key == "hidden" and value == []:
+                checked[key] = []  # a saved network may have none: the flag cannot say so
             elif key == "data":
                 if not isinstance(value, str) or not value:
                     raise ValueError("must be a path")

@@ -13,6 +13,7 @@ way. Input that cannot be used raises ``DataError``, one line naming the
 file and what is wrong.
 """
 
+import contextlib
 import csv
 import io
 import math
@@ -226,13 +227,14 @@ def from_path(path, seed=0, validation=0.25):
     with "." are skipped. Raises DataError for input that cannot be used.
     """
     path = Path(path)
-    if path.is_dir():
-        return _image_folder(path, seed, validation)
-    _regular_file(path)
-    if _open_image(path) is not None:
-        raise DataError(f"{_show(path)} is a single image: give a CSV file, or a folder with "
-                        f"one subfolder of images per class")
-    return _csv_dataset(path, seed, validation)
+    with _readable(path):
+        if path.is_dir():
+            return _image_folder(path, seed, validation)
+        _regular_file(path)
+        if _open_image(path) is not None:
+            raise DataError(f"{_show(path)} is a single image: give a CSV file, or a folder "
+                            f"with one subfolder of images per class")
+        return _csv_dataset(path, seed, validation)
 
 
 def prediction_inputs(path, n_features, image_shape=None):
@@ -248,25 +250,37 @@ def prediction_inputs(path, n_features, image_shape=None):
     DataError naming the file and the shape the model takes.
     """
     path = Path(path)
-    if path.is_dir():
-        files = [path / name for name in _visible(path, directories=False)]
-        if not files:
-            raise DataError(f"{_show(path)} holds no image files (subfolders are not searched)")
-    elif _regular_file(path) and _open_image(path) is None:
-        return _prediction_rows(path, n_features)
-    else:
-        files = [path]
-    raw_x = np.empty((len(files), n_features), dtype=np.float64)
-    for row, file in enumerate(files):
-        image = _read_image(file)
-        if image_shape is None:
-            raise DataError(f"{_show(file)} is an image, the model takes rows of {n_features} "
-                            f"features")
-        if image.shape != tuple(image_shape):
-            raise DataError(f"{_show(file)} is {_size(image.shape)} pixels, the model takes "
-                            f"{_size(image_shape)} images")
-        raw_x[row] = image.ravel()
+    with _readable(path):
+        if path.is_dir():
+            files = [path / name for name in _visible(path, directories=False)]
+            if not files:
+                raise DataError(f"{_show(path)} holds no image files "
+                                f"(subfolders are not searched)")
+        elif _regular_file(path) and _open_image(path) is None:
+            return _prediction_rows(path, n_features)
+        else:
+            files = [path]
+        raw_x = np.empty((len(files), n_features), dtype=np.float64)
+        for row, file in enumerate(files):
+            image = _read_image(file)
+            if image_shape is None:
+                raise DataError(f"{_show(file)} is an image, the model takes rows of "
+                                f"{n_features} features")
+            if image.shape != tuple(image_shape):
+                raise DataError(f"{_show(file)} is {_size(image.shape)} pixels, the model "
+                                f"takes {_size(image_shape)} images")
+            raw_x[row] = image.ravel()
     return [file.name for file in files], raw_x
+
+
+@contextlib.contextmanager
+def _readable(path):
+    """An OSError on the way (a folder that may not be listed or entered) as one DataError."""
+    try:
+        yield
+    except OSError as error:
+        name = path if error.filename is None else error.filename
+        raise DataError(f"{_show(name)} cannot be read: {error.strerror or error}") from None
 
 
 def _show(name):

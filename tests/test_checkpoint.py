@@ -575,6 +575,8 @@ def set_field(header, dotted, value):
     ("rng.data.bit_generator", 1, "'rng.data' must be a BitGenerator state"),
     ("classes", "abc", "'classes' must be a list, got \"abc\""),
     ("classes", ["a", 2, "c"], "'classes[1]' must be a string, got 2"),
+    ("classes", ["a", "b"], "'classes' must be 3 names for a categorical head of 3 outputs, "
+                            "got [\"a\", \"b\"]"),
     ("scaler", 1, "'scaler' must be true or false, got 1"),
     ("scaler", None, "'scaler' must be true or false, got null"),
     ("image_shape", [2], "'image_shape' must be [height, width]"),
@@ -822,3 +824,17 @@ def test_write_refuses_parameters_of_mixed_dtypes(tmp_path):
     assert str(error.value) == ("a checkpoint holds parameters of one dtype, float32 or float64: "
                                 "got ['float32', 'float64']")
     assert not (tmp_path / "net.npz").exists()
+
+
+@pytest.mark.parametrize("names", [["yes"], ["no", "yes", "maybe"]])
+def test_a_binary_output_has_exactly_two_class_names(tmp_path, names):
+    from heads import Binary
+
+    net = build(2, [4], 1, Binary(), rng=np.random.default_rng(0))
+    with pytest.raises(ValueError) as error:
+        write(tmp_path / "net.npz", net, loss="binary", epoch=1, classes=names)
+    assert str(error.value).startswith("cannot write a checkpoint: header field 'classes' "
+                                       "must be 2 names for a binary "
+                                       "head of 1 output, got ")
+    write(tmp_path / "net.npz", net, loss="binary", epoch=1, classes=["no", "yes"])
+    assert load(tmp_path / "net.npz").header["classes"] == ["no", "yes"]

@@ -222,7 +222,6 @@ def test_a_refused_list_is_shown_as_it_is_typed():
 
 @pytest.mark.parametrize("key, value, message", [
     ("hidden", 12, "has hidden 12, which must be a list of one or more values"),
-    ("hidden", [], "has hidden , which must be a list of one or more values"),
     ("seed", [1], "has seed 1, which must be a value as on the command line"),
     ("batch_size", True, "has batch_size True, which must be N as on the command line"),
 ])
@@ -241,3 +240,10 @@ def test_another_programs_network_of_any_head_predicts_without_naming_a_dataset(
     # Training or evaluating it still needs data that fits its head.
     with pytest.raises(cli.UsageError, match=f"has the {loss} head|is binary: give --classes 2"):
         resolve("--load", "x.npz", saved=foreign)
+
+
+def test_a_saved_network_without_hidden_layers_is_taken_as_it_is():
+    # --hidden cannot say "none", but a checkpoint (another program's) can hold such a network.
+    config = resolve("--load", "x.npz", "--predict", "new.csv",
+                     saved=dict(hidden=[], loss="mse", dtype="float64"))
+    assert config["hidden"] == []

@@ -800,3 +800,36 @@ def test_a_file_nobody_may_read_is_refused_as_unreadable_not_as_a_broken_image(t
     assert _refused(path) == f"'{path}' cannot be read: Permission denied"
     assert _refused(path, 2, function=data.prediction_inputs) == (
         f"'{path}' cannot be read: Permission denied")
+
+
+@pytest.mark.parametrize("call", [lambda path: data.from_path(path),
+                                  lambda path: data.prediction_inputs(path, 4)],
+                         ids=["data", "predict"])
+def test_a_path_in_a_folder_that_may_not_be_entered_is_one_line(tmp_path, monkeypatch, call):
+    import errno
+    from pathlib import Path
+
+    path = tmp_path / "locked" / "rows.csv"
+
+    def denied(self, *args, **kwargs):  # what stat() says inside a folder without x permission
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "stat", denied)
+    with pytest.raises(data.DataError) as error:
+        call(path)
+    assert str(error.value) == f"'{path}' cannot be read: Permission denied"
+
+
+@pytest.mark.parametrize("call", [lambda path: data.from_path(path),
+                                  lambda path: data.prediction_inputs(path, 4)],
+                         ids=["data", "predict"])
+def test_a_folder_that_may_not_be_listed_is_one_line(tmp_path, monkeypatch, call):
+    import errno
+
+    def denied(folder):
+        raise PermissionError(errno.EACCES, "Permission denied", str(folder))
+
+    monkeypatch.setattr(data.os, "scandir", denied)
+    with pytest.raises(data.DataError) as error:
+        call(tmp_path)
+    assert str(error.value) == f"'{tmp_path}' cannot be read: Permission denied"
