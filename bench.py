@@ -476,8 +476,9 @@ def build_parser():
                         default=sorted(WORKLOADS),
                         help="which workloads (default: all; the flag alone: none, e.g. to "
                              "run --against alone)")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per figure (default: 3)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0],
+    parser.add_argument("--repeats", type=_whole(1), default=3,
+                        help="runs per figure (default: 3)")
+    parser.add_argument("--seeds", type=_whole(0, 2**32 - 1), nargs="+", default=[0],
                         help="seeds: timing uses the first; this package's accuracy is "
                              "reported for each (default: 0)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch loops")
@@ -499,12 +500,35 @@ def build_parser():
     return parser
 
 
+def _whole(low, high=None):
+    """An argparse type: a whole number in [low, high]."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be a whole number {bounds}, got {text!r}")
+        return value
+    return parse
+
+
+def parse_process(spec, parser):
+    """'NAME=COMMAND' -> (NAME, [command words]), or a usage error."""
+    name, equals, command = spec.partition("=")
+    if not (equals and name and command.strip()):
+        parser.error(f"argument --process: expected NAME=COMMAND, got {spec!r}")
+    return name, shlex.split(command)
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.child:
         return child(args)
     against = [parse_against(spec, parser) for spec in args.against]
+    extra = [parse_process(spec, parser) for spec in args.process]
 
     use_torch = not args.no_torch and torch_available()
     if not args.no_torch and not use_torch:
@@ -544,9 +568,7 @@ def main(argv=None):
                  ("main.py --optimizer adam --no-plot",
                   [sys.executable, "main.py", "--optimizer", "adam", "--no-plot",
                    "--log-level", "WARNING"])]
-    for spec in args.process:
-        name, _, command = spec.partition("=")
-        processes.append((name, shlex.split(command)))
+    processes += extra
     for name, command in processes:
         print(f"process  {name:40} {time_process(command, args.repeats):8.2f} s", flush=True)
     for workload, name, command in against:

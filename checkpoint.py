@@ -252,6 +252,8 @@ def load(path, *, max_bytes=MAX_BYTES):
         return _load(Path(path), max_bytes)
     except CheckpointError as error:
         raise CheckpointError(f"cannot read {shown}: {error}") from None
+    except PermissionError as error:  # the file is fine, its reader is not allowed
+        raise CheckpointError(f"cannot read {shown}: {error.strerror}") from None
     except _DAMAGED as error:
         raise CheckpointError(f"cannot read {shown}: it is damaged or truncated "
                               f"({type(error).__name__}: {_one_line(error)})") from None

@@ -232,7 +232,7 @@ def from_path(path, seed=0, validation=0.25):
             return _image_folder(path, seed, validation)
         _regular_file(path)
         if _open_image(path) is not None:
-            raise DataError(f"{_show(path)} is a single image: give a CSV file, or a folder "
+            raise DataError(f"{quoted(path)} is a single image: give a CSV file, or a folder "
                             f"with one subfolder of images per class")
         return _csv_dataset(path, seed, validation)
 
@@ -254,7 +254,7 @@ def prediction_inputs(path, n_features, image_shape=None):
         if path.is_dir():
             files = [path / name for name in _visible(path, directories=False)]
             if not files:
-                raise DataError(f"{_show(path)} holds no image files "
+                raise DataError(f"{quoted(path)} holds no image files "
                                 f"(subfolders are not searched)")
         elif _regular_file(path) and _open_image(path) is None:
             return _prediction_rows(path, n_features)
@@ -264,10 +264,10 @@ def prediction_inputs(path, n_features, image_shape=None):
         for row, file in enumerate(files):
             image = _read_image(file)
             if image_shape is None:
-                raise DataError(f"{_show(file)} is an image, the model takes rows of "
+                raise DataError(f"{quoted(file)} is an image, the model takes rows of "
                                 f"{n_features} features")
             if image.shape != tuple(image_shape):
-                raise DataError(f"{_show(file)} is {_size(image.shape)} pixels, the model "
+                raise DataError(f"{quoted(file)} is {_size(image.shape)} pixels, the model "
                                 f"takes {_size(image_shape)} images")
             raw_x[row] = image.ravel()
     return [file.name for file in files], raw_x
@@ -280,10 +280,10 @@ def _readable(path):
         yield
     except OSError as error:
         name = path if error.filename is None else error.filename
-        raise DataError(f"{_show(name)} cannot be read: {error.strerror or error}") from None
+        raise DataError(f"{quoted(name)} cannot be read: {error.strerror or error}") from None
 
 
-def _show(name):
+def quoted(name):
     """A file name, cell or label quoted for a one-line message."""
     text = str(name)
     return f"'{text}'" if text.isprintable() else repr(text)
@@ -320,12 +320,12 @@ def _csv_rows(path):
     try:
         raw = path.read_bytes()
     except OSError as error:
-        raise DataError(f"{_show(path)} cannot be read: {error.strerror}") from None
+        raise DataError(f"{quoted(path)} cannot be read: {error.strerror}") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         line = raw[:error.start].count(b"\n") + 1
-        raise DataError(f"{_show(path)} line {line} is not UTF-8 text: save the file as "
+        raise DataError(f"{quoted(path)} line {line} is not UTF-8 text: save the file as "
                         f"UTF-8 CSV") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
@@ -333,7 +333,7 @@ def _csv_rows(path):
             if any(cell.strip() for cell in cells):
                 yield reader.line_num, cells
     except csv.Error as error:
-        raise DataError(f"{_show(path)} line {reader.line_num}: {error}") from None
+        raise DataError(f"{quoted(path)} line {reader.line_num}: {error}") from None
 
 
 def _is_header(cells):
@@ -353,8 +353,8 @@ def _numbers(path, line, cells):
         value = _number(cell)
         if value is None or not math.isfinite(value):
             kind = "a number" if value is None else "a finite number"
-            raise DataError(f"{_show(path)} line {line}, column {column}: "
-                            f"{_show(cell.strip())} is not {kind}")
+            raise DataError(f"{quoted(path)} line {line}, column {column}: "
+                            f"{quoted(cell.strip())} is not {kind}")
     raise AssertionError("unreachable: some cell was not a finite number")
 
 
@@ -366,29 +366,29 @@ def _csv_dataset(path, seed, validation):
         if first is None:
             first = (line, len(cells))
             if len(cells) == 1:
-                raise DataError(f"{_show(path)} has a single column, so no features before the "
+                raise DataError(f"{quoted(path)} has a single column, so no features before the "
                                 f"label (columns are separated by commas)")
             if _is_header(cells[:-1]):
                 continue
         if len(cells) != first[1]:
-            raise DataError(f"{_show(path)} line {line} has {len(cells)} columns, "
+            raise DataError(f"{quoted(path)} line {line} has {len(cells)} columns, "
                             f"line {first[0]} has {first[1]}")
         label = cells[-1].strip()
         if not label:
-            raise DataError(f"{_show(path)} line {line}, column {len(cells)}: the label is empty")
+            raise DataError(f"{quoted(path)} line {line}, column {len(cells)}: the label is empty")
         features.append(_numbers(path, line, cells[:-1]))
         labels.append(label)
     if first is None:
-        raise DataError(f"{_show(path)} is empty")
+        raise DataError(f"{quoted(path)} is empty")
     if not labels:
-        raise DataError(f"{_show(path)} has a header but no data rows")
+        raise DataError(f"{quoted(path)} has a header but no data rows")
     class_names = _sorted_names(labels)
     if len(class_names) == 1:
-        raise DataError(f"{_show(path)} has a single class, {_show(class_names[0])}: "
+        raise DataError(f"{quoted(path)} has a single class, {quoted(class_names[0])}: "
                         f"a classifier needs two or more")
     index = {name: k for k, name in enumerate(class_names)}
     y = np.array([index[label] for label in labels], dtype=np.int64)
-    return _held_out(np.array(features), y, validation, seed, _show(path),
+    return _held_out(np.array(features), y, validation, seed, quoted(path),
                      name=path.name, class_names=class_names)
 
 
@@ -400,12 +400,12 @@ def _prediction_rows(path, n_features):
             continue
         if len(cells) != n_features:
             hint = " (leave out the label column)" if len(cells) == n_features + 1 else ""
-            raise DataError(f"{_show(path)} line {line}: {len(cells)} values, the model takes "
+            raise DataError(f"{quoted(path)} line {line}: {len(cells)} values, the model takes "
                             f"rows of {n_features} features{hint}")
         rows.append(_numbers(path, line, cells))
         names.append(f"{path.name}:{line}")
     if not rows:
-        raise DataError(f"{_show(path)} has no rows of features")
+        raise DataError(f"{quoted(path)} has no rows of features")
     return names, np.array(rows, dtype=np.float64)
 
 
@@ -415,9 +415,9 @@ def _prediction_rows(path, n_features):
 def _regular_file(path):
     """True, or DataError: a pipe or a device would be read twice, or never end."""
     if not path.exists():
-        raise DataError(f"{_show(path)} does not exist")
+        raise DataError(f"{quoted(path)} does not exist")
     if not path.is_file():
-        raise DataError(f"{_show(path)} is not a regular file (a pipe or a device?): "
+        raise DataError(f"{quoted(path)} is not a regular file (a pipe or a device?): "
                         "save it to a file first")
     return True
 
@@ -433,7 +433,7 @@ def _open_image(path):
         # such, not as a broken image: it may be a CSV file.
         source = open(path, "rb")
     except OSError as error:
-        raise DataError(f"{_show(path)} cannot be read: {error.strerror}") from None
+        raise DataError(f"{quoted(path)} cannot be read: {error.strerror}") from None
     try:
         with source, warnings.catch_warnings():
             # Pillow only warns below twice its limit of 89 million pixels: refuse it all.
@@ -443,18 +443,18 @@ def _open_image(path):
     except UnidentifiedImageError:
         return None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise DataError(f"{_show(path)} is too large to read as an image (over "
+        raise DataError(f"{quoted(path)} is too large to read as an image (over "
                         f"{Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (OSError, SyntaxError, ValueError) as error:  # recognised, but unreadable
         reason = getattr(error, "strerror", None) or " ".join(str(error).split())
-        raise DataError(f"{_show(path)} cannot be read as an image: {reason}") from None
+        raise DataError(f"{quoted(path)} cannot be read as an image: {reason}") from None
 
 
 def _read_image(path):
     """``_open_image``, with DataError for a file that is not an image."""
     pixels = _open_image(path)
     if pixels is None:
-        raise DataError(f"{_show(path)} is not an image")
+        raise DataError(f"{quoted(path)} is not an image")
     return pixels
 
 
@@ -468,10 +468,10 @@ def _class_folders(folder):
     """The class folder names in folder, sorted as class names; two or more."""
     names = _sorted_names(_visible(folder, directories=True))
     if not names:
-        raise DataError(f"{_show(folder)} has no class folders: put each class's images in a "
+        raise DataError(f"{quoted(folder)} has no class folders: put each class's images in a "
                         f"subfolder named after the class")
     if len(names) == 1:
-        raise DataError(f"{_show(folder)} has a single class folder, {_show(names[0])}: "
+        raise DataError(f"{quoted(folder)} has a single class folder, {quoted(names[0])}: "
                         f"a classifier needs two or more")
     return names
 
@@ -483,11 +483,11 @@ def _class_images(folder, class_names):
         subfolder = folder / name
         inner = _visible(subfolder, directories=True)
         if inner:
-            raise DataError(f"{_show(subfolder / inner[0])} is a folder: a class folder holds "
+            raise DataError(f"{quoted(subfolder / inner[0])} is a folder: a class folder holds "
                             f"only images")
         names = _visible(subfolder, directories=False)
         if not names:
-            raise DataError(f"class folder {_show(subfolder)} has no images")
+            raise DataError(f"class folder {quoted(subfolder)} has no images")
         files += [subfolder / file for file in names]
         labels += [label] * len(names)
     return files, np.array(labels, dtype=np.int64)
@@ -500,7 +500,7 @@ def _read_images(files):
     for row, file in enumerate(files):
         image = first if row == 0 else _read_image(file)
         if image.shape != first.shape:
-            raise DataError(f"{_show(file)} is {_size(image.shape)} pixels, the others are "
+            raise DataError(f"{quoted(file)} is {_size(image.shape)} pixels, the others are "
                             f"{_size(first.shape)}")
         pixels[row] = image.ravel()
     return pixels, first.shape
@@ -511,7 +511,7 @@ def _image_folder(root, seed, validation):
     train_dir, test_dir = root / "train", root / "test"
     if train_dir.is_dir() != test_dir.is_dir():
         present, missing = ("train", "test") if train_dir.is_dir() else ("test", "train")
-        raise DataError(f"{_show(root)} has {present}/ but no {missing}/: give both, or one "
+        raise DataError(f"{quoted(root)} has {present}/ but no {missing}/: give both, or one "
                         f"folder per class")
     name = root.name or root.resolve().name
     if not train_dir.is_dir():
@@ -519,16 +519,16 @@ def _image_folder(root, seed, validation):
         files, y = _class_images(root, class_names)
         pixels, shape = _read_images(files)
         scaler = _pixel_scaler(shape)
-        return _held_out(pixels, y, validation, seed, _show(root), scaler=scaler, name=name,
+        return _held_out(pixels, y, validation, seed, quoted(root), scaler=scaler, name=name,
                          class_names=class_names, image_shape=shape)
     class_names = _class_folders(train_dir)
     test_names = _class_folders(test_dir)
     if test_names != class_names:
-        differences = ([f"{_show(folder)} only in train/" for folder in class_names
+        differences = ([f"{quoted(folder)} only in train/" for folder in class_names
                         if folder not in test_names]
-                       + [f"{_show(folder)} only in test/" for folder in test_names
+                       + [f"{quoted(folder)} only in test/" for folder in test_names
                           if folder not in class_names])
-        raise DataError(f"{_show(train_dir)} and {_show(test_dir)} have different class "
+        raise DataError(f"{quoted(train_dir)} and {quoted(test_dir)} have different class "
                         f"folders: {', '.join(differences)}")
     train_files, y_train = _class_images(train_dir, class_names)
     val_files, y_val = _class_images(test_dir, class_names)

@@ -521,7 +521,15 @@ def predict(config, saved):
     names, raw = data.prediction_inputs(config["predict"], architecture["n_inputs"],
                                         None if image_shape is None else tuple(image_shape))
     x = raw if saved.scaler is None else data.standardise(raw, saved.scaler)
-    results = network.outputs(x.astype(saved.dtype))
+    # An input finite in float64 can overflow the network's float32, or its
+    # layers: refused by name rather than answered with NaN.
+    with np.errstate(over="ignore", invalid="ignore"):
+        results = network.outputs(x.astype(saved.dtype))
+    finite = np.isfinite(results).all(axis=1)
+    if not finite.all():
+        name = names[int(np.argmin(finite))]
+        raise data.DataError(f"{data.quoted(name)} has values too large for the network "
+                             f"({saved.dtype.name}): its output is not finite")
     classes = saved.header["classes"]
     width = max(len(name) for name in names)
     for name, output in zip(names, results, strict=True):
@@ -540,6 +548,8 @@ def _answer(head, output, classes):
         index = int(np.argmax(output))
         probability = output[index]
     label = classes[index] if classes else str(index)
+    if not label.isprintable():  # a name from a file: no terminal escapes reach the screen
+        label = repr(label)
     return f"{label}  (probability {probability:.3f})"
 
 

@@ -17,6 +17,7 @@ test can observe. The equivalent ones are listed with their reason in
 docs/mutants.md, and the table counts them apart.
 """
 import argparse
+import importlib.util
 import json
 import pathlib
 import random
@@ -33,7 +34,11 @@ def all_mutants():
     names = {}
     for meta in sorted(MUTANTS.glob("*.py.meta")):
         module = meta.name.removesuffix(".py.meta")
-        names[module] = sorted(json.loads(meta.read_text())["exit_code_by_key"])
+        try:
+            names[module] = sorted(json.loads(meta.read_text())["exit_code_by_key"])
+        except (ValueError, KeyError, TypeError):
+            sys.exit(f"mutation.py: {meta} is damaged (an interrupted run?): "
+                     f"remove mutants/ and run again")
     return names
 
 
@@ -103,12 +108,12 @@ def main(argv=None):
 
 
 def mutmut(*args, capture=False):
-    """Run mutmut; its own output says what went wrong if it fails."""
-    try:
-        done = subprocess.run(["mutmut", *args], capture_output=capture, text=True, check=False)
-    except FileNotFoundError:
+    """Run this Python's mutmut; its own output says what went wrong if it fails."""
+    if importlib.util.find_spec("mutmut") is None:
         sys.exit("mutation.py: mutmut is not installed: "
                  "python -m pip install -r requirements-dev.txt")
+    done = subprocess.run([sys.executable, "-m", "mutmut", *args], capture_output=capture,
+                          text=True, check=False)
     if done.returncode:
         sys.exit(f"mutation.py: mutmut {args[0]} failed with exit status {done.returncode}")
     return done.stdout

@@ -337,6 +337,23 @@ def test_bad_flags_are_usage_errors(capsys, flags):
     assert stop.value.code == 2 and "error:" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("flags, message", [
+    (["--repeats", "0"], "argument --repeats: must be a whole number >= 1, got '0'"),
+    (["--seeds", "-1"], "argument --seeds: must be a whole number from 0 to 4294967295, "
+                        "got '-1'"),
+    (["--seeds", str(2**32)], "argument --seeds: must be a whole number from 0 to 4294967295, "
+                              f"got '{2**32}'"),
+    (["--process", "foo"], "argument --process: expected NAME=COMMAND, got 'foo'"),
+    (["--process", "=true"], "argument --process: expected NAME=COMMAND, got '=true'"),
+    (["--process", "a= "], "argument --process: expected NAME=COMMAND, got 'a= '"),
+])
+def test_values_out_of_range_are_one_line_before_anything_runs(capsys, flags, message):
+    with pytest.raises(SystemExit) as stop:
+        bench.main(flags)
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].split(": error: ")[1] == message
+
+
 def test_the_help_explains_the_bench_and_each_public_flag(capsys):
     with pytest.raises(SystemExit):
         bench.build_parser().parse_args(["--help"])

@@ -838,3 +838,16 @@ def test_a_binary_output_has_exactly_two_class_names(tmp_path, names):
                                        "head of 1 output, got ")
     write(tmp_path / "net.npz", net, loss="binary", epoch=1, classes=["no", "yes"])
     assert load(tmp_path / "net.npz").header["classes"] == ["no", "yes"]
+
+
+def test_a_checkpoint_its_reader_may_not_read_is_not_called_damaged(tmp_path, monkeypatch):
+    import errno
+
+    _, path = saved(tmp_path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(zipfile, "ZipFile", denied)
+    monkeypatch.setattr(Path, "open", denied)
+    refused(path, re.escape(f"cannot read {str(path)!r}: Permission denied"))

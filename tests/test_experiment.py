@@ -15,6 +15,7 @@ import interrupts
 import main
 import plots
 import registry
+from heads import Classes
 from model import build
 from train import COMPLETED, DIVERGED, EARLY_STOPPED, INTERRUPTED, Result
 
@@ -57,6 +58,9 @@ def test_a_class_answer_is_the_most_probable_class_named_or_numbered():
         "b  (probability 0.700)"
     assert experiment._answer(classes, np.array([0.2, 0.1, 0.7]), None) == \
         "2  (probability 0.700)"
+    # A name read from a file cannot send terminal escapes to the screen.
+    assert experiment._answer(classes, np.array([0.7, 0.2, 0.1]), ["\x1b[31mred", "b", "c"]) \
+        == "'\\x1b[31mred'  (probability 0.700)"
 
 
 def test_a_regression_answer_is_every_value_to_six_significant_digits():
@@ -401,3 +405,15 @@ def test_a_saved_network_that_fits_the_data_is_taken():
     experiment._check_fits(_saved(classes=["a", "b", "c"]), _data(), 3, CONFIG)
     experiment._check_fits(_saved(classes=None), _data(), 3, CONFIG)
     experiment._check_fits(_saved(classes=["x", "y", "z"]), _data(class_names=None), 3, CONFIG)
+
+
+def test_an_input_too_large_for_a_float32_network_is_refused_by_name(tmp_path):
+    net = build(2, [4], 3, Classes(), rng=np.random.default_rng(0), dtype=np.float32)
+    path = tmp_path / "net.npz"
+    checkpoint.write(path, net, loss="categorical", epoch=0)
+    rows = tmp_path / "rows.csv"
+    rows.write_text("1,2\n1e39,1e39\n")  # finite in float64, infinite in float32
+    with pytest.raises(data.DataError) as error:
+        experiment.predict(dict(predict=str(rows)), checkpoint.load(path))
+    assert str(error.value) == (f"'{rows.name}:2' has values too large for the network "
+                                "(float32): its output is not finite")

@@ -55,8 +55,17 @@ def test_table_alone_without_records_says_what_to_do(tmp_path, monkeypatch, caps
     assert str(stop.value) == "mutation.py: no mutants/ here yet; run it without --table first"
 
 
-def test_a_missing_mutmut_is_one_line(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tmp_path))
+def test_a_missing_mutmut_is_one_line(monkeypatch):
+    monkeypatch.setattr(mutation.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(SystemExit) as stop:
         mutation.mutmut("results")
-    assert "pip install -r requirements-dev.txt" in str(stop.value)
+    assert str(stop.value) == ("mutation.py: mutmut is not installed: "
+                               "python -m pip install -r requirements-dev.txt")
+
+
+def test_a_damaged_record_is_one_line(records):
+    (records / "mutants" / "big.py.meta").write_text('{"exit_code_by_key": {')
+    with pytest.raises(SystemExit) as stop:
+        mutation.all_mutants()
+    assert str(stop.value) == ("mutation.py: mutants/big.py.meta is damaged (an interrupted "
+                               "run?): remove mutants/ and run again")
