@@ -462,12 +462,13 @@ def test_npz_without_our_header(tmp_path):
     np.savez(path, weights=np.ones(3))
     refused(path, r"not a checkpoint of this program \(it has no header\)")
     rewrite(path, {}, {"format": "someone else's", "version": 1})
-    refused(path, "not a checkpoint of this program")
+    refused(path, re.escape("not a checkpoint of this program (format \"someone else's\")"))
 
 
 @pytest.mark.parametrize("text, message", [
-    (b"\xff\xfe{}", "not UTF-8 JSON"),
-    (b'{"format": ', "not UTF-8 JSON"),
+    (b"\xff\xfe{}", re.escape("not UTF-8 JSON ('utf-8' codec can't decode byte 0xff in "
+                              "position 0: invalid start byte)")),
+    (b'{"format": ', re.escape("not UTF-8 JSON (Expecting value: line 1 column 12 (char 11))")),
     (b"[" * 100_000, "not UTF-8 JSON"),  # nested beyond the parser's recursion
     (b"[1, 2]", "not a JSON object: \\[1, 2\\]"),
     (b'"format"', "not a JSON object"),
@@ -579,6 +580,7 @@ def set_field(header, dotted, value):
                             "got [\"a\", \"b\"]"),
     ("scaler", 1, "'scaler' must be true or false, got 1"),
     ("scaler", None, "'scaler' must be true or false, got null"),
+    ("image_shape", "2x2", "'image_shape' must be a list, got \"2x2\""),
     ("image_shape", [2], "'image_shape' must be [height, width]"),
     ("image_shape", [1, 2.0], "'image_shape[1]' must be a whole number >= 1, got 2.0"),
     ("image_shape", [0, 2], "'image_shape[0]' must be a whole number >= 1, got 0"),

@@ -87,6 +87,7 @@ def test_load_refuses_contradicting_architecture(flags, message):
     (["--weight-scale", "-1"], "--weight-scale: must be a finite number >= 0"),
     (["--hidden"], "--hidden: expected at least one argument"),
     (["--loss", "hinge"], "--loss: invalid choice: 'hinge'"),
+    (["--data", ""], "argument --data: must be a path, got '' (see --help)"),
 ])
 def test_bad_values_are_one_line_and_status_2(capsys, flags, message):
     with pytest.raises(SystemExit) as done:

@@ -417,3 +417,79 @@ def test_an_input_too_large_for_a_float32_network_is_refused_by_name(tmp_path):
         experiment.predict(dict(predict=str(rows)), checkpoint.load(path))
     assert str(error.value) == (f"'{rows.name}:2' has values too large for the network "
                                 "(float32): its output is not finite")
+
+
+# What one run wires together
+
+
+def test_early_stopping_marks_its_restored_epoch_in_the_figure_and_only_then(tmp_path, figures):
+    plot = tmp_path / "run.png"
+    # No improvement can exceed 10: the second evaluation stops the run, the first is kept.
+    assert main.main([*TINY, "--epochs", "5", "--log-every", "1", "--patience", "1",
+                      "--min-delta", "10", "--plot", str(plot)]) == 0
+    assert figures[-1][1]["restored"] == 1
+    assert main.main([*TINY, "--epochs", "5", "--plot", str(plot)]) == 0
+    assert figures[-1][1]["restored"] is None
+
+
+def test_checkpoint_every_k_epochs_saves_at_each_multiple_then_at_the_end(tmp_path,
+                                                                         monkeypatch):
+    saved = []
+    real = experiment.save_checkpoint
+
+    def recording(config, dataset, trainee, epoch, *args, **kwargs):
+        saved.append(epoch)
+        return real(config, dataset, trainee, epoch, *args, **kwargs)
+
+    monkeypatch.setattr(experiment, "save_checkpoint", recording)
+    assert main.main([*TINY, "--epochs", "5", "--checkpoint-every", "2", "--no-plot",
+                      "--save", str(tmp_path / "net.npz")]) == 0
+    assert saved == [2, 4, 5]
+
+
+def test_parameters_are_kept_per_logged_epoch_only_for_an_animation(tmp_path, monkeypatch,
+                                                                   figures):
+    kept = []
+    real = experiment.train_one
+
+    def recording(*args, **kwargs):
+        result = real(*args, **kwargs)
+        kept.append(result[2])
+        return result
+
+    monkeypatch.setattr(experiment, "train_one", recording)
+    assert main.main([*TINY, "--epochs", "3", "--log-every", "1", "--no-plot"]) == 0
+    assert kept[-1] is None
+    assert main.main([*TINY, "--epochs", "3", "--log-every", "1", "--no-plot",
+                      "--animate", str(tmp_path / "run.gif")]) == 0
+    assert len(kept[-1]) == 3 and all(len(arrays) == 4 for arrays in kept[-1])
+
+
+def test_a_network_is_refused_when_it_and_its_optimizer_would_not_fit_in_memory(monkeypatch):
+    config = cli.resolve(cli.parse(["--hidden", "3", "--dtype", "float64", "--l1", "0.01"]))
+    dataset = types.SimpleNamespace(n_features=2)
+    # 2-3-4: 9 + 16 = 25 parameters, four float64 arrays each (weights, gradients, m, v)
+    monkeypatch.setattr(experiment, "MAX_NETWORK_BYTES", 4 * 25 * 8)
+    trainee = experiment._trainees(config, dataset, 4)("adam", config["hyperparameters"])
+    assert [layer.weight_regularizer_l1 for layer in trainee.network.trainable] == [0.01, 0.0]
+    monkeypatch.setattr(experiment, "MAX_NETWORK_BYTES", 4 * 25 * 8 - 1)
+    with pytest.raises(cli.UsageError, match=r"^argument --hidden: a 2-3-4 network has 25 "):
+        experiment._trainees(config, dataset, 4)
+
+
+def test_blas_threads_come_from_the_flag_else_the_environment_else_one(monkeypatch, caplog):
+    for name in main.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    main.set_threads(None)  # nothing said anywhere: one thread
+    assert [main.os.environ[name] for name in main.THREAD_VARIABLES] == ["1", "1", "1"]
+    for name in main.THREAD_VARIABLES:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    main.set_threads(None)  # the environment's choice stands
+    assert [main.os.environ.get(name) for name in main.THREAD_VARIABLES] == [None, "3", None]
+    assert caplog.records == []
+    main.set_threads(2)  # the flag wins; NumPy is loaded in a test, so it says it is too late
+    assert [main.os.environ[name] for name in main.THREAD_VARIABLES] == ["2", "2", "2"]
+    assert [record.getMessage() for record in caplog.records] == [
+        "--threads 2 cannot take effect: NumPy was loaded before main.main(); set "
+        "OPENBLAS_NUM_THREADS before Python starts instead"]

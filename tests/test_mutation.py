@@ -69,3 +69,12 @@ def test_a_damaged_record_is_one_line(records):
         mutation.all_mutants()
     assert str(stop.value) == ("mutation.py: mutants/big.py.meta is damaged (an interrupted "
                                "run?): remove mutants/ and run again")
+
+
+def test_a_listed_equivalent_counts_as_such_only_once_it_has_survived(records):
+    chosen = {"small": mutation.all_mutants()["small"]}
+    listed = {"small.x_f__mutmut_3", "small.x_f__mutmut_4"}
+    status = {"small.x_f__mutmut_1": "killed", "small.x_f__mutmut_3": "killed"}
+    row = mutation.table(chosen, status, listed).splitlines()[1]
+    # 3 is killed after all, 4 has not run yet: neither is counted as equivalent
+    assert row.split() == ["small", "4", "2", "0", "0", "2", "100.0", "%"]

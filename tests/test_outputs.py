@@ -478,3 +478,39 @@ def test_check_refuses_what_the_process_may_not_write(inside, monkeypatch):
         "argument --metrics: cannot write 'pipe.csv': permission denied")
     assert assert_refused({"--metrics": (Path("old.csv"), "metrics")}, "--metrics") == (
         "argument --metrics: cannot write 'old.csv': permission denied to create files in '.'")
+
+
+def test_only_the_targets_own_temporary_files_are_removed(tmp_path):
+    target = tmp_path / "n.npz"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    unrelated = [tmp_path / f"file{k}.npz" for k in range(20)]  # scanned before or after
+    others = [tmp_path / f".m.npz.{dead}.abc123.npz",  # another target's, same suffix
+              tmp_path / f".n.npz.{dead}.abc123.csv"]  # this name, another suffix
+    orphan = tmp_path / f".n.npz.{dead}.abc123.npz"
+    for path in (*unrelated, *others, orphan):
+        path.write_bytes(b"x")
+    outputs.write(target, lambda path: path.write_bytes(b"whole"))
+    assert not orphan.exists()
+    assert all(path.exists() for path in (*unrelated, *others))
+
+
+def test_check_names_an_unknown_kind_of_output_and_the_kinds_it_knows(inside):
+    with pytest.raises(ValueError) as error:
+        outputs.check({"--log": (Path("x.log"), "log")})
+    assert str(error.value) == ("unknown output kind 'log' for --log; choose from "
+                                "('figure', 'gif', 'metrics', 'checkpoint')")
+
+
+@pytest.mark.parametrize("error, shown", [
+    (OSError(36, "File name too long"), "File name too long"),  # strerror, when there is one
+    (OSError("no reason given by the system"), "no reason given by the system"),
+])
+def test_check_reports_a_failure_to_look_at_a_path_with_its_reason(inside, monkeypatch,
+                                                                   error, shown):
+    def failing(path, kind):
+        raise error
+
+    monkeypatch.setattr(outputs, "_problem", failing)
+    assert assert_refused({"--metrics": (Path("m.csv"), "metrics")}, "--metrics") == (
+        f"argument --metrics: cannot write 'm.csv': {shown}")

@@ -65,6 +65,8 @@ def test_regression_curves_of_a_single_epoch(plt):
     fig = plots.training_figure(plt, rows, build(1, [4], 1, SquaredError()), data.sine(samples=8))
     assert [list(line.get_ydata()) for line in fig.axes[1].lines] == [
         [0.6], [0.5], [0.25], [0.125]]
+    # R² dotted beside the accuracies it shares the panel with
+    assert [line.get_linestyle() for line in fig.axes[1].lines] == ["-", "-", ":", ":"]
     plt.close(fig)
 
 
@@ -700,6 +702,7 @@ def test_training_figure_of_images_shows_the_validation_errors(plt):
     assert matrix.get_title() == "confusion matrix (validation data)"
     assert matrix.images[0].get_array().sum() == 15
     assert matrix.get_subplotspec().get_gridspec().get_height_ratios() == (1.4, 1)
+    assert matrix.get_subplotspec().rowspan == range(0, 1)  # the matrix above the images
     assert len(cells) == 12
     cell_grid = caption.get_subplotspec().get_gridspec()
     assert (cell_grid.nrows, cell_grid.ncols) == (3, 6)
