@@ -66,16 +66,23 @@ def table(chosen, status, equivalent):
     """One row per module: killed counts timeouts, as mutmut does (the test did not pass)."""
     rows = ["module       mutants  killed  equivalent  survived  not run  killed of the rest"]
     for module, keys in chosen.items():
-        found = [status.get(key, "not checked") for key in keys]
-        equal = sum(key in equivalent for key in keys)
-        killed = sum(s in ("killed", "timeout") for s in found)
-        not_run = found.count("not checked")
-        survived = len(keys) - killed - equal - not_run
+        found = [_verdict(status.get(key, "not checked"), key in equivalent) for key in keys]
+        killed, equal, not_run = (found.count(k) for k in ("killed", "equivalent", "not run"))
+        survived = found.count("survived")
         rest = len(keys) - equal - not_run
         share = f"{100 * killed / rest:5.1f} %" if rest else "    -"
         rows.append(f"{module:<12} {len(keys):7d} {killed:7d} {equal:11d} {survived:9d} "
                     f"{not_run:8d}  {share}")
     return "\n".join(rows)
+
+
+def _verdict(status, listed):
+    """killed (a timeout too: the test did not pass), not run, equivalent or survived."""
+    if status in ("killed", "timeout"):
+        return "killed"
+    if status == "not checked":
+        return "not run"
+    return "equivalent" if listed else "survived"
 
 
 def main(argv=None):
