@@ -150,9 +150,9 @@ def _trainees(config, dataset, n_outputs):
 
 def _check_inputs_are_not_outputs(config):
     """Refuse an output that would overwrite an input (--save over --load is the exception)."""
-    inputs = {"--load": config["load"], "--data": config["data"],
-              "--predict": config["predict"]}
-    planned = planned_outputs(config) if config["predict"] is None else {}
+    # A --predict run writes nothing (cli refuses outputs beside it): only these can clash.
+    inputs = {"--load": config["load"], "--data": config["data"]}
+    planned = planned_outputs(config)
     for in_flag, in_path in inputs.items():
         if in_path is None:
             continue

@@ -833,3 +833,16 @@ def test_a_folder_that_may_not_be_listed_is_one_line(tmp_path, monkeypatch, call
     with pytest.raises(data.DataError) as error:
         call(tmp_path)
     assert str(error.value) == f"'{tmp_path}' cannot be read: Permission denied"
+
+
+def test_an_error_that_names_no_file_is_reported_under_the_path_given(tmp_path, monkeypatch):
+    import errno
+
+    def denied(folder):  # an OSError without a file name of its own
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(data.os, "scandir", denied)
+    for call in (data.from_path, lambda path: data.prediction_inputs(path, 4)):
+        with pytest.raises(data.DataError) as error:
+            call(tmp_path)
+        assert str(error.value) == f"'{tmp_path}' cannot be read: Permission denied"

@@ -493,3 +493,108 @@ def test_blas_threads_come_from_the_flag_else_the_environment_else_one(monkeypat
     assert [record.getMessage() for record in caplog.records] == [
         "--threads 2 cannot take effect: NumPy was loaded before main.main(); set "
         "OPENBLAS_NUM_THREADS before Python starts instead"]
+
+
+def test_an_output_that_is_an_input_is_refused_naming_both_flags(tmp_path):
+    rows = tmp_path / "rows.csv"
+    for flags, message in [
+            (["--data", str(rows), "--metrics", str(rows)], "is the input of --data,"),
+            (["--load", str(tmp_path / "n.npz"), "--metrics", str(tmp_path / "n.npz")],
+             "is the input of --load,")]:
+        config = cli.resolve(cli.parse([*flags, "--no-plot"]))
+        with pytest.raises(cli.UsageError) as error:
+            experiment._check_inputs_are_not_outputs(config)
+        assert str(error.value) == (f"argument --metrics: {str(flags[3])!r} {message} "
+                                    "which it would overwrite")
+
+
+def test_a_foreign_checkpoints_settings_are_its_architecture_and_dtype(tmp_path):
+    net = network("mse", hidden=(3,), dtype=np.float64)
+    saved = checkpoint.load(save(tmp_path / "f.npz", net, "mse"))
+    assert experiment._saved_config(saved) == dict(hidden=[3], loss="mse", dtype="float64")
+
+
+def test_the_memory_refusal_says_how_much_is_allowed(monkeypatch):
+    config = cli.resolve(cli.parse(["--hidden", "3", "--dtype", "float64"]))
+    monkeypatch.setattr(experiment, "MAX_NETWORK_BYTES", 3 << 30)
+    monkeypatch.setattr(experiment.np, "dtype", lambda name: types.SimpleNamespace(
+        itemsize=2**30))  # one "GiB" per parameter
+    with pytest.raises(cli.UsageError) as error:
+        experiment._trainees(config, types.SimpleNamespace(n_features=2), 4)
+    assert str(error.value) == ("argument --hidden: a 2-3-4 network has 25 parameters and "
+                                "would need 100 GiB with its optimizer, more than 3")
+
+
+def test_initial_weights_come_from_the_first_child_of_the_seed(monkeypatch):
+    config = cli.resolve(cli.parse(["--hidden", "3", "--seed", "5"]))
+    trainee = experiment._trainees(config, types.SimpleNamespace(n_features=2), 4)(
+        "adam", config["hyperparameters"])
+    expected = build(2, [3], 4, head("categorical"), dtype=np.float32,
+                     rng=np.random.default_rng(np.random.SeedSequence(5).spawn(2)[0]))
+    for (_, got), (_, want) in zip(trainee.network.parameters(), expected.parameters(),
+                                   strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_an_evaluation_rows_loss_is_its_data_loss_plus_its_penalty():
+    dataset = data.spiral(samples=10, classes=3)
+    net = build(2, [4], 3, head("categorical"), l2=0.5, weight_scale=1.0,
+                rng=np.random.default_rng(0))
+    row = experiment.evaluation_row(net, types.SimpleNamespace(current_learning_rate=0.1),
+                                    dataset, 3)
+    assert row["reg_loss"] > 0
+    assert row["loss"] == row["data_loss"] + row["reg_loss"]
+
+
+def test_loading_a_checkpoint_without_optimizer_state_says_a_fresh_one_starts(tmp_path,
+                                                                             caplog):
+    caplog.set_level(logging.INFO)
+    net = network("categorical", hidden=(2,), n_outputs=3)
+    path = save(tmp_path / "n.npz", net, "categorical")
+    assert main.main(["--load", str(path), "--epochs", "0", "--samples", "5",
+                      "--no-plot"]) == 0
+    assert "the checkpoint holds no optimizer state: a fresh adam starts" in messages(caplog)
+
+
+def test_each_output_that_fails_is_counted_once(tmp_path, monkeypatch):
+    real_write, counted = experiment.outputs.write, []
+
+    def full_disk(path, produce):
+        if str(path).endswith(".csv"):
+            raise experiment.outputs.OutputError(f"cannot write {str(path)!r}: no space")
+        return real_write(path, produce)
+
+    real_outputs = experiment.write_outputs
+
+    def counting(*args, **kwargs):
+        written, failed = real_outputs(*args, **kwargs)
+        counted.append(failed)
+        return written, failed
+
+    monkeypatch.setattr(experiment.outputs, "write", full_disk)
+    monkeypatch.setattr(experiment, "write_outputs", counting)
+    assert main.main([*TINY, "--no-plot", "--metrics", str(tmp_path / "m.csv")]) == 3
+    assert counted == [1]
+
+
+def test_the_threads_warning_comes_from_mains_logger(monkeypatch, caplog):
+    for name in main.THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    main.set_threads(3)
+    assert [record.name for record in caplog.records] == ["main"]
+
+
+def test_the_log_handler_writes_to_stderr_with_the_time_and_keeps_other_libraries_quiet():
+    handler = main._LogHandler(interrupts.Stop())
+    assert handler.stream is main.sys.stderr
+    record = logging.LogRecord("experiment.child", logging.INFO, __file__, 1, "hello", None,
+                               None)
+    assert handler.filter(record)  # this program's loggers, children included
+    line = handler.format(record)
+    assert line.endswith(" INFO    hello")
+    assert len(line.split()[0]) == 8 and line.split()[0].count(":") == 2  # HH:MM:SS
+    other = logging.LogRecord("matplotlib.font", logging.WARNING, __file__, 1, "x", None,
+                              None)
+    assert handler.filter(other)  # another library's warning is shown
+    other.levelno = logging.INFO
+    assert not handler.filter(other)  # and its chatter is not

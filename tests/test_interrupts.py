@@ -85,3 +85,27 @@ def test_a_closed_pipe_stops_quietly(caplog, mode):
         stop.request("SIGPIPE")
     assert stop.requested and stop.cause == "SIGPIPE"
     assert _warnings(caplog) == []
+
+
+def test_the_handlers_before_are_put_back_even_one_not_set_from_python(monkeypatch):
+    # signal.signal answers None for a handler that was set from C: SIG_DFL is put back then.
+    calls = []
+
+    def recording(signum, handler):
+        calls.append((signum, handler))
+        return None
+
+    monkeypatch.setattr(signal, "signal", recording)
+    with Stop() as stop:
+        pass
+    assert calls[2:] == [(signal.SIGINT, signal.SIG_DFL), (signal.SIGTERM, signal.SIG_DFL)]
+    assert calls[:2] == [(signal.SIGINT, stop._handle), (signal.SIGTERM, stop._handle)]
+
+
+def test_a_stop_can_be_entered_again_and_lets_exceptions_through():
+    stop = Stop()
+    for _ in range(2):
+        with pytest.raises(KeyError):
+            with stop:
+                raise KeyError("not swallowed")
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
