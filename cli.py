@@ -85,7 +85,6 @@ def _number(kind):
             raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
         return value
 
-    parse.__name__ = kind  # argparse names the type in some messages
     return parse
 
 
@@ -109,7 +108,6 @@ def _whole(low, high=None):
             raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
         return value
 
-    parse.__name__ = "whole number"
     return parse
 
 

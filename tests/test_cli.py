@@ -248,3 +248,15 @@ def test_a_saved_network_without_hidden_layers_is_taken_as_it_is():
     config = resolve("--load", "x.npz", "--predict", "new.csv",
                      saved=dict(hidden=[], loss="mse", dtype="float64"))
     assert config["hidden"] == []
+
+
+def test_a_head_from_the_file_and_a_head_given_are_refused_in_their_own_words():
+    saved = dict(SAVED, loss="mse")
+    with pytest.raises(cli.UsageError) as error:
+        resolve("--load", "x.npz", saved=saved)
+    assert str(error.value) == ("argument --dataset: the network in 'x.npz' has the mse head, "
+                                "which does not fit --dataset spiral (classes)")
+    with pytest.raises(cli.UsageError) as error:
+        resolve("--load", "x.npz", "--loss", "mse", saved=saved)
+    assert str(error.value) == ("argument --loss: mse does not fit --dataset spiral (classes); "
+                                "choose categorical or binary")

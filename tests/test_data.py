@@ -846,3 +846,7 @@ def test_an_error_that_names_no_file_is_reported_under_the_path_given(tmp_path, 
         with pytest.raises(data.DataError) as error:
             call(tmp_path)
         assert str(error.value) == f"'{tmp_path}' cannot be read: Permission denied"
+
+
+def test_spiral_is_named_after_its_size():
+    assert data.spiral(samples=5, classes=2).name == "spiral(5, 2)"

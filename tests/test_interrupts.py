@@ -109,3 +109,8 @@ def test_a_stop_can_be_entered_again_and_lets_exceptions_through():
             with stop:
                 raise KeyError("not swallowed")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_new_stop_has_nothing_requested():
+    stop = Stop()
+    assert stop.requested is False and stop.now is False and stop.cause is None

@@ -224,3 +224,36 @@ def test_the_update_ratio_of_weights_that_were_all_zero_is_infinite():
     result = train(network, SGD(0.5), x, y, xv, yv, epochs=1, layer_stats=True)
     stats = result.rows[0]["layers"][1]
     assert stats["update_ratio"] == math.inf and stats["weight_norm"] > 0
+
+
+def test_without_a_generator_the_batches_are_shuffled_as_seed_0_shuffles_them():
+    x, y, xv, yv = problem()
+    runs = []
+    for rng in (None, np.random.default_rng(0)):
+        network = net()
+        train(network, Adam(), x, y, xv, yv, epochs=3, log_every=1, batch_size=7, rng=rng)
+        runs.append([array.copy() for _, array in network.parameters()])
+    for first, second in zip(*runs, strict=True):
+        np.testing.assert_array_equal(first, second)
+
+
+def test_layer_statistics_only_when_asked():
+    x, y, xv, yv = problem()
+    plain = train(net(), Adam(), x, y, xv, yv, epochs=1, log_every=1)
+    assert "layers" not in plain.rows[-1]
+    asked = train(net(), Adam(), x, y, xv, yv, epochs=1, log_every=1, layer_stats=True)
+    assert len(asked.rows[-1]["layers"]) == 2
+
+
+def test_an_epoch_cut_short_says_after_how_many_mini_batches(caplog):
+    import interrupts
+
+    x, y, xv, yv = problem()
+    stop = interrupts.Stop()
+    stop.request("SIGINT")
+    stop.request("SIGINT")  # the second request: stop after the current mini-batch
+    train(net(), Adam(), x, y, xv, yv, epochs=5, batch_size=20, rng=np.random.default_rng(0),
+          stop=stop)
+    assert [record.getMessage() for record in caplog.records
+            if "cut short" in record.getMessage()] == [
+        "epoch 1 cut short after 1 of 3 mini-batches"]
