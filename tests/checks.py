@@ -1,4 +1,6 @@
-"""Assertions shared by the gradient tests."""
+"""Assertions shared by the tests: the gradient checks, and a guard against a hang."""
+
+import threading
 
 import numpy as np
 
@@ -20,3 +22,22 @@ def assert_gradient_matches(analytic, numeric, tolerance=TOLERANCE):
     error = relative_error(analytic, numeric)
     assert error < tolerance, f"relative error {error:.2e} >= {tolerance:.0e}"
     return error
+
+
+def within(seconds, function):
+    """Run ``function`` in a thread; fail instead of hanging if it takes longer."""
+    result = {}
+
+    def run():
+        try:
+            result["value"] = function()
+        except BaseException as error:  # handed back to the test
+            result["error"] = error
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    if "error" in result:
+        raise result["error"]
+    return result["value"]

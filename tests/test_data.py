@@ -1,5 +1,4 @@
 import sys
-import threading
 import warnings
 
 import numpy as np
@@ -9,6 +8,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 import data
+
+from checks import within
 
 
 def test_spiral_shapes_and_labels():
@@ -232,25 +233,6 @@ def _refused(path, *args, function=None):
     message = str(error.value)
     assert "\n" not in message
     return message
-
-
-def _within(seconds, function):
-    """Run ``function`` in a thread; fail instead of hanging if it takes longer."""
-    result = {}
-
-    def run():
-        try:
-            result["value"] = function()
-        except BaseException as error:  # handed back to the test
-            result["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
 
 
 def test_csv_with_header_and_text_labels_sorted_as_text(tmp_path):
@@ -548,7 +530,7 @@ def test_a_pipe_or_a_device_is_refused_not_read(tmp_path):
     for call in (lambda path: data.from_path(path), lambda path: data.prediction_inputs(path, 4)):
         for path in (fifo, "/dev/zero"):
             with pytest.raises(data.DataError) as error:  # reading it would wait forever
-                _within(5, lambda call=call, path=path: call(path))
+                within(5, lambda call=call, path=path: call(path))
             assert str(error.value) == (f"'{path}' is not a regular file (a pipe or a device?): "
                                         "save it to a file first")
 

@@ -14,6 +14,8 @@ import pytest
 import outputs
 from outputs import FIGURE_FORMATS, OutputError, check, write
 
+from checks import within
+
 NEEDS_NON_ROOT = pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions")
 
 
@@ -26,25 +28,6 @@ def writer(content):
     def produce(tmp_path):
         tmp_path.write_bytes(content)
     return produce
-
-
-def within(seconds, function):
-    """Run ``function`` in a thread; fail instead of hanging if it takes longer."""
-    result = {}
-
-    def run():
-        try:
-            result["value"] = function()
-        except BaseException as error:  # handed back to the test
-            result["error"] = error
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    assert not thread.is_alive(), f"still running after {seconds} s"
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
 
 
 @pytest.fixture
