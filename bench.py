@@ -60,6 +60,8 @@ import sys
 import time
 from pathlib import Path
 
+import cli  # the flag types of main.py; it imports no NumPy
+
 HERE = Path(__file__).resolve().parent
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -476,9 +478,9 @@ def build_parser():
                         default=sorted(WORKLOADS),
                         help="which workloads (default: all; the flag alone: none, e.g. to "
                              "run --against alone)")
-    parser.add_argument("--repeats", type=_whole(1), default=3,
+    parser.add_argument("--repeats", type=cli.whole_number(1), default=3,
                         help="runs per figure (default: 3)")
-    parser.add_argument("--seeds", type=_whole(0, 2**32 - 1), nargs="+", default=[0],
+    parser.add_argument("--seeds", type=cli.whole_number(0, cli.MAX_SEED), nargs="+", default=[0],
                         help="seeds: timing uses the first; this package's accuracy is "
                              "reported for each (default: 0)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch loops")
@@ -498,20 +500,6 @@ def build_parser():
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, help=argparse.SUPPRESS)
     return parser
-
-
-def _whole(low, high=None):
-    """An argparse type: a whole number in [low, high]."""
-    def parse(text):
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low or (high is not None and value > high):
-            bounds = f">= {low}" if high is None else f"from {low} to {high}"
-            raise argparse.ArgumentTypeError(f"must be a whole number {bounds}, got {text!r}")
-        return value
-    return parse
 
 
 def parse_process(spec, parser):

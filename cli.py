@@ -95,7 +95,7 @@ def _path(text):
     return Path(text)
 
 
-def _whole(low, high=None):
+def whole_number(low, high=None):
     """An argparse type for a whole number in [low, high]."""
     what = f"a whole number >= {low}" if high is None else f"a whole number from {low} to {high}"
 
@@ -153,7 +153,7 @@ def _dataset_defaults(key):
 
 def build_parser():
     """The parser of every flag, generated from ``DEFAULTS`` and the registries."""
-    positive_whole = _whole(1)
+    positive_whole = whole_number(1)
     fraction, non_negative = _number("fraction"), _number("non-negative")
     optimizers = list(registry.OPTIMIZERS)
     p = _Parser(
@@ -186,9 +186,9 @@ def build_parser():
     g.add_argument("--loss", choices=list(registry.HEADS),
                    help=f"output head and loss: {heads} (default: categorical for "
                         "classes, mse for a regression)")
-    g.add_argument("--epochs", type=_whole(0),
+    g.add_argument("--epochs", type=whole_number(0),
                    help=f"passes over the training data (default: {DEFAULTS['epochs']})")
-    g.add_argument("--hidden", type=_whole(1, MAX_WIDTH), nargs="+", metavar="WIDTH",
+    g.add_argument("--hidden", type=whole_number(1, MAX_WIDTH), nargs="+", metavar="WIDTH",
                    help=f"width of each hidden layer, 1 to {MAX_WIDTH:,}, e.g. --hidden 64 64 "
                         "(default: 64"
                         f"{_dataset_defaults('hidden')})")
@@ -213,7 +213,7 @@ def build_parser():
                         "matrices, and one gives the same numbers on any machine "
                         "(default: 1, or the OPENBLAS_NUM_THREADS/OMP_NUM_THREADS of the "
                         "environment)")
-    g.add_argument("--seed", type=_whole(0, MAX_SEED),
+    g.add_argument("--seed", type=whole_number(0, MAX_SEED),
                    help="seed of the data, the initial weights, dropout and shuffling, "
                         f"0 to {MAX_SEED} (default: 0)")
     g.add_argument("--patience", type=positive_whole, metavar="N",
@@ -227,12 +227,12 @@ def build_parser():
     described = "; ".join(f"{name}: {entry.help}" for name, entry in registry.DATASETS.items())
     g.add_argument("--dataset", choices=list(registry.DATASETS),
                    help=f"{described} (default: {DEFAULTS['dataset']})")
-    g.add_argument("--samples", type=_whole(1, MAX_SAMPLES),
+    g.add_argument("--samples", type=whole_number(1, MAX_SAMPLES),
                    help=f"points per class in each of the training and validation sets, 1 to "
                         f"{MAX_SAMPLES:,} "
                         f"(default: {DEFAULTS['samples']}{_dataset_defaults('samples')} "
                         "points in all)")
-    g.add_argument("--classes", type=_whole(2, MAX_CLASSES),
+    g.add_argument("--classes", type=whole_number(2, MAX_CLASSES),
                    help=f"number of classes, 2 to {MAX_CLASSES}: spiral arms or clusters "
                         f"(default: {DEFAULTS['classes']})")
     g.add_argument("--data", type=_path, metavar="PATH",
