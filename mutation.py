@@ -43,9 +43,14 @@ def all_mutants():
 
 
 def sample(names, size, seed):
-    """Up to `size` mutants of each module, drawn reproducibly; all of them for size 0."""
-    rng = random.Random(seed)
-    return {module: (sorted(rng.sample(keys, size)) if 0 < size < len(keys) else keys)
+    """Up to `size` mutants of each module, drawn reproducibly; all of them for size 0.
+
+    Each module draws from its own generator, seeded by the seed and the
+    module's name, so that editing one module changes that module's sample
+    only: the others' recorded results stay in the sample.
+    """
+    return {module: (sorted(random.Random(f"{seed}:{module}").sample(keys, size))
+                     if 0 < size < len(keys) else keys)
             for module, keys in names.items()}
 
 

@@ -32,6 +32,14 @@ def test_the_sample_is_reproducible_and_takes_all_of_a_small_module(records):
     assert mutation.sample(names, 0, seed=0) == names
 
 
+def test_a_change_in_one_module_leaves_the_sample_of_the_others(records):
+    names = mutation.all_mutants()
+    before = mutation.sample({"a": names["big"], "b": names["big"]}, 10, seed=0)
+    after = mutation.sample({"a": names["big"][:20], "b": names["big"]}, 10, seed=0)
+    assert after["b"] == before["b"]
+    assert after["a"] != before["a"]
+
+
 def test_the_table_counts_equivalents_apart_and_timeouts_as_killed(records):
     chosen = {"small": mutation.all_mutants()["small"]}
     status = {"small.x_f__mutmut_1": "killed", "small.x_f__mutmut_2": "timeout",
