@@ -1,13 +1,17 @@
 import csv
+import io
 import json
+import logging
 import os
 import re
+import sys
 
 import numpy as np
 import pytest
 
 import cli
 import experiment
+import interrupts
 import main
 import model
 from train import COLUMNS, REGRESSION_COLUMNS
@@ -901,3 +905,72 @@ def test_a_signal_outside_training_stops_at_once(tmp_path):
     out, err = process.communicate(timeout=30)
     assert process.returncode == 143
     assert "main.py: stopped by SIGTERM" in err and "Traceback" not in err
+
+
+# main.main's own job, with experiment.run replaced: the statuses and lines of
+# what stops a run outside training, the threads flag, the log's closed pipe.
+
+def _failing_run(error):
+    def run(args, stop):
+        raise error
+    return run
+
+
+@pytest.mark.parametrize("error, status, line", [
+    (interrupts.Stopped("SIGTERM"), 143, "main.py: stopped by SIGTERM"),
+    (interrupts.Stopped("SIGINT"), 130, "main.py: stopped by SIGINT"),
+    (MemoryError("Unable to allocate 8.00 GiB"), 2,
+     "main.py: error: not enough memory for this run (Unable to allocate 8.00 GiB)"),
+])
+def test_a_stop_or_a_want_of_memory_is_one_line_on_stderr_and_its_status(
+        monkeypatch, capsys, error, status, line):
+    monkeypatch.setattr(experiment, "run", _failing_run(error))
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    assert main.main(["--no-plot"]) == status
+    assert capsys.readouterr() == ("", line + "\n")
+    assert root.handlers == handlers and root.level == level
+
+
+def test_a_closed_standard_output_ends_quietly_with_status_141(monkeypatch):
+    read_end, write_end = os.pipe()
+    stdout = os.fdopen(write_end, "w")
+    monkeypatch.setattr(sys, "stdout", stdout)
+    monkeypatch.setattr(experiment, "run", _failing_run(BrokenPipeError()))
+    try:
+        assert main.main(["--no-plot"]) == 141
+        # Standard output now leads nowhere, so what Python flushes at exit cannot fail.
+        os.write(write_end, b"lost")
+    finally:
+        stdout.close()
+    with os.fdopen(read_end, "rb") as pipe:
+        assert pipe.read() == b""
+
+
+def test_the_threads_flag_reaches_every_blas_variable(monkeypatch, caplog):
+    clean = {key: value for key, value in os.environ.items()
+             if key not in main.THREAD_VARIABLES}
+    monkeypatch.setattr(os, "environ", clean)
+    monkeypatch.setattr(experiment, "run", lambda args, stop: 0)
+    assert main.main(["--threads", "2", "--no-plot"]) == 0
+    assert [clean[name] for name in main.THREAD_VARIABLES] == ["2", "2", "2"]
+    # NumPy is loaded in this process already: the user is told it is too late.
+    assert "--threads 2 cannot take effect" in caplog.text
+
+
+def test_a_closed_log_pipe_asks_the_run_to_stop_quietly(monkeypatch):
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError
+
+    monkeypatch.setattr(sys, "stderr", ClosedPipe())
+    seen = []
+
+    def run(args, stop):
+        logging.getLogger("experiment").warning("a line nobody reads")
+        seen.append((stop.requested, stop.cause))
+        return 0
+
+    monkeypatch.setattr(experiment, "run", run)
+    assert main.main(["--no-plot"]) == 0
+    assert seen == [(True, "SIGPIPE")]
