@@ -273,6 +273,15 @@ def test_old_versions_hold_one_dtype_and_only_their_fields(tmp_path):
     refused(path, "header field 'architecture.classes' is missing")
 
 
+@pytest.mark.parametrize("field", ["config", "metrics"])
+def test_an_old_versions_malformed_field_is_named_with_its_value(tmp_path, field):
+    path = tmp_path / "v1.npz"
+    write_old(path, 1, dict(n_inputs=2, hidden=[5, 4], classes=3), dict(network().parameters()))
+    header, arrays = contents(path)
+    rewrite(path, arrays, dict(header, **{field: "good"}))
+    refused(path, re.escape(f"header field '{field}' must be null or an object, got \"good\""))
+
+
 def test_a_fortran_ordered_member_is_read_in_the_right_order(tmp_path):
     net, path = saved(tmp_path)
     header, arrays = contents(path)
@@ -354,21 +363,25 @@ def test_restored_generator_draws_the_same_numbers(tmp_path, bit_generator):
     assert other.bit_generator.state == other_state  # a name the checkpoint lacks
 
 
-@pytest.mark.parametrize("state, bit_generator", [
-    ({"bit_generator": "PCG64", "state": "nonsense"}, np.random.PCG64),
+@pytest.mark.parametrize("state, bit_generator, reason", [
+    ({"bit_generator": "PCG64", "state": "nonsense"}, np.random.PCG64,
+     "string indices must be integers"),
     ({"bit_generator": "PCG64", "state": {"state": -1, "inc": 1}, "has_uint32": 0,
-      "uinteger": 0}, np.random.PCG64),
-    (np.random.PCG64(1).state, np.random.MT19937),
+      "uinteger": 0}, np.random.PCG64, "Python integer -1 out of bounds for uint64"),
+    (np.random.PCG64(1).state, np.random.MT19937, "state must be for a MT19937 PRNG"),
 ], ids=["not-a-state", "out-of-range", "other-kind-of-generator"])
 def test_restore_refuses_a_bad_generator_state_before_changing_anything(tmp_path, state,
-                                                                         bit_generator):
+                                                                         bit_generator, reason):
     _, path = saved(tmp_path, rngs={"data": np.random.default_rng(0)})
     header, arrays = contents(path)
     rewrite(path, arrays, dict(header, rng={"data": state}))
     target = network(seed=2)
     before = [array.copy() for _, array in target.parameters()]
     generator, twin = (np.random.Generator(bit_generator(0)) for _ in range(2))
-    with pytest.raises(CheckpointError, match="random generator 'data'"):
+    # The message names the generator and says why, in NumPy's words.
+    with pytest.raises(CheckpointError, match=re.escape(
+            f"the saved state of the random generator 'data' does not fit a "
+            f"{bit_generator.__name__}: {reason}")):
         restore(load(path), target, rngs={"data": generator})
     np.testing.assert_array_equal(generator.random(3), twin.random(3))
     for (_, array), earlier in zip(target.parameters(), before, strict=True):
@@ -490,6 +503,16 @@ def test_header_too_big(tmp_path, extra):
     refused(path, "its header member is .* 1048576")
 
 
+def test_a_header_of_exactly_the_largest_size_is_read(tmp_path):
+    _, path = saved(tmp_path)
+    header, arrays = contents(path)
+    expected = load(path).header
+    text = json.dumps(header).encode()
+    text += b" " * (checkpoint.MAX_HEADER_BYTES - len(text))
+    rewrite(path, {**arrays, "header": np.frombuffer(text, np.uint8)}, None)
+    assert load(path).header == expected
+
+
 def test_header_member_of_another_dtype_or_shape(tmp_path):
     _, path = saved(tmp_path)
     header, arrays = contents(path)
@@ -566,7 +589,8 @@ def set_field(header, dotted, value):
     ("optimizer.current_learning_rate", math.inf, "'optimizer.current_learning_rate' must be "
                                                   "a finite number > 0, got Infinity"),
     ("optimizer.slots", "m", "'optimizer.slots' must be a list, got \"m\""),
-    ("optimizer.slots", ["m", "v.x"], "'optimizer.slots[1]' must be a new identifier"),
+    ("optimizer.slots", ["m", "v.x"], "'optimizer.slots[1]' must be a new identifier of up "
+                                      "to 32 letters, digits and _, got \"v.x\""),
     ("optimizer.slots", ["m", "m"], "'optimizer.slots[1]' must be a new identifier"),
     ("optimizer.slots", [1], "'optimizer.slots[0]' must be a new identifier"),
     ("optimizer.slots", ["m" * 33], "'optimizer.slots[0]' must be a new identifier"),
@@ -726,6 +750,18 @@ def test_planted_pickle_never_runs(tmp_path):
     refused(bare, "not an .npz archive")
     assert not marker.exists()
     assert zipfile.is_zipfile(path)
+
+
+def test_reading_a_member_never_unpickles_even_unchecked(tmp_path):
+    # load() refuses object arrays from their .npy header; the reader itself
+    # is the second guard, for any path that would reach it unchecked.
+    marker, path = tmp_path / "pwned", tmp_path / "objects.npz"
+    with path.open("wb") as file:
+        np.savez(file, x=np.array([Payload(marker)], dtype=object))
+    with zipfile.ZipFile(path) as members:
+        with pytest.raises(ValueError, match="allow_pickle=False"):
+            checkpoint._read_array(members, members.getinfo("x.npy"))
+    assert not marker.exists()
 
 
 # Refusing a decompression bomb takes little memory and little time
