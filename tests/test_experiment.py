@@ -556,6 +556,30 @@ def test_loading_a_checkpoint_without_optimizer_state_says_a_fresh_one_starts(tm
     assert "the checkpoint holds no optimizer state: a fresh adam starts" in messages(caplog)
 
 
+def test_loading_says_what_was_loaded_and_that_another_optimizer_starts_fresh(tmp_path,
+                                                                             caplog):
+    caplog.set_level(logging.INFO)
+    net = network("categorical", hidden=(2,), n_outputs=3)
+    gd = experiment.make_optimizer("gd", cli.optimizer_defaults("gd", "spiral"))
+    path = save(tmp_path / "n.npz", net, "categorical", optimizer=gd, optimizer_name="gd")
+    assert main.main(["--load", str(path), "--epochs", "0", "--samples", "5", "--no-plot",
+                      "--optimizer", "adagrad"]) == 0
+    assert messages(caplog)[:2] == [
+        f"loaded {path}: a 2-2-3 network trained for 0 epochs",
+        "the saved run used gd: a fresh adagrad starts, with no state"]
+
+
+@pytest.mark.parametrize("dataset", ["spiral", "sine"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_data_comes_in_the_configured_dtype_and_class_labels_stay_integers(dataset,
+                                                                               dtype):
+    config = cli.resolve(cli.parse(["--dataset", dataset, "--dtype", dtype, "--samples", "5"]))
+    loaded = experiment.load_dataset(config)
+    assert loaded.x_train.dtype == loaded.x_val.dtype == np.dtype(dtype)
+    labels = {loaded.y_train.dtype, loaded.y_val.dtype}
+    assert labels == ({np.dtype(dtype)} if dataset == "sine" else {np.dtype(np.int64)})
+
+
 def test_each_output_that_fails_is_counted_once(tmp_path, monkeypatch):
     real_write, counted = experiment.outputs.write, []
 
