@@ -249,6 +249,14 @@ def test_reads_version_1(tmp_path):
         np.testing.assert_array_equal(saved_checkpoint.parameters[name], array)
 
 
+def test_an_old_version_may_hold_epoch_0(tmp_path):
+    path = tmp_path / "v1.npz"
+    write_old(path, 1, dict(n_inputs=2, hidden=[5, 4], classes=3), dict(network().parameters()))
+    header, arrays = contents(path)
+    rewrite(path, arrays, dict(header, epoch=0))
+    assert load(path).epoch == 0
+
+
 def test_reads_version_2_with_its_parameters_dtype(tmp_path):
     net, path = network(dtype=np.float32), tmp_path / "v2.npz"
     write_old(path, 2, dict(n_inputs=2, hidden=[5, 4], outputs=3, loss="binary"),
@@ -340,6 +348,30 @@ def test_restore_casts_to_the_network_dtype_in_place(tmp_path):
     for (name, array), before in zip(target.parameters(), held, strict=True):
         assert array is before and array.dtype == np.float32
         np.testing.assert_array_equal(array, dict(net.parameters())[name].astype(np.float32))
+
+
+def test_a_value_of_exactly_float32s_largest_fits_a_float32_network(tmp_path):
+    net = network()
+    net.trainable[0].weights[0, 0] = np.finfo(np.float32).max
+    _, path = saved(tmp_path, net)
+    target = network(seed=3, dtype=np.float32)
+    restore(load(path), target)
+    assert target.trainable[0].weights[0, 0] == np.finfo(np.float32).max
+
+
+def test_restore_refuses_optimizer_state_beyond_the_networks_dtype_before_changing_it(tmp_path):
+    net, optimizer = network(), Adam()
+    train(net, optimizer, 1)
+    optimizer.state(net.trainable[0].weights)["v"][0, 0] = 1e300
+    _, path = saved(tmp_path, net, optimizer=optimizer)
+    target, fresh = network(seed=3, dtype=np.float32), Adam()
+    before = [array.copy() for _, array in target.parameters()]
+    with pytest.raises(CheckpointError, match=re.escape(
+            "optimizer.dense0.weights.v holds 1e+300, beyond float32's largest finite value")):
+        restore(load(path), target, fresh)
+    assert fresh.iterations == 0
+    for (_, array), earlier in zip(target.parameters(), before, strict=True):
+        np.testing.assert_array_equal(array, earlier)
 
 
 def test_restore_without_a_saved_optimizer_leaves_the_optimizer_alone(tmp_path):
@@ -574,6 +606,7 @@ def set_field(header, dotted, value):
     ("config", [1], "'config' must be null or an object, got [1]"),
     ("metrics", "good", "'metrics' must be null or an object, got \"good\""),
     ("optimizer", "adam", "'optimizer' must be null or an object, got \"adam\""),
+    ("optimizer.slots", KeyError, "'optimizer.slots' is missing"),
     ("optimizer.name", "", "'optimizer.name' must be a non-empty string, got \"\""),
     ("optimizer.iterations", -1, "'optimizer.iterations' must be a whole number >= 0, got -1"),
     ("optimizer.iterations", 1.5, "'optimizer.iterations' must be a whole number >= 0, "
@@ -889,3 +922,12 @@ def test_a_checkpoint_its_reader_may_not_read_is_not_called_damaged(tmp_path, mo
     monkeypatch.setattr(zipfile, "ZipFile", denied)
     monkeypatch.setattr(Path, "open", denied)
     refused(path, re.escape(f"cannot read {str(path)!r}: Permission denied"))
+
+
+def test_several_yes_no_outputs_keep_the_names_they_are_given(tmp_path):
+    from heads import Binary
+
+    # Two names belong to one yes/no output; several outputs name theirs freely.
+    net = build(2, [4], 3, Binary(), rng=np.random.default_rng(0))
+    write(tmp_path / "net.npz", net, loss="binary", epoch=1, classes=["red", "green", "blue"])
+    assert load(tmp_path / "net.npz").header["classes"] == ["red", "green", "blue"]

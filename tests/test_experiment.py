@@ -465,14 +465,16 @@ def test_parameters_are_kept_per_logged_epoch_only_for_an_animation(tmp_path, mo
     assert len(kept[-1]) == 3 and all(len(arrays) == 4 for arrays in kept[-1])
 
 
-def test_a_network_is_refused_when_it_and_its_optimizer_would_not_fit_in_memory(monkeypatch):
-    config = cli.resolve(cli.parse(["--hidden", "3", "--dtype", "float64", "--l1", "0.01"]))
+@pytest.mark.parametrize("dtype, itemsize", [("float64", 8), ("float32", 4)])
+def test_a_network_is_refused_when_it_and_its_optimizer_would_not_fit_in_memory(monkeypatch,
+                                                                               dtype, itemsize):
+    config = cli.resolve(cli.parse(["--hidden", "3", "--dtype", dtype, "--l1", "0.01"]))
     dataset = types.SimpleNamespace(n_features=2)
-    # 2-3-4: 9 + 16 = 25 parameters, four float64 arrays each (weights, gradients, m, v)
-    monkeypatch.setattr(experiment, "MAX_NETWORK_BYTES", 4 * 25 * 8)
+    # 2-3-4: 9 + 16 = 25 parameters, four arrays each (weights, gradients, m, v)
+    monkeypatch.setattr(experiment, "MAX_NETWORK_BYTES", 4 * 25 * itemsize)
     trainee = experiment._trainees(config, dataset, 4)("adam", config["hyperparameters"])
     assert [layer.weight_regularizer_l1 for layer in trainee.network.trainable] == [0.01, 0.0]
-    monkeypatch.setattr(experiment, "MAX_NETWORK_BYTES", 4 * 25 * 8 - 1)
+    monkeypatch.setattr(experiment, "MAX_NETWORK_BYTES", 4 * 25 * itemsize - 1)
     with pytest.raises(cli.UsageError, match=r"^argument --hidden: a 2-3-4 network has 25 "):
         experiment._trainees(config, dataset, 4)
 

@@ -701,7 +701,8 @@ def test_training_figure_of_images_shows_the_validation_errors(plt):
     matrix, caption, *cells = fig.axes[3:]
     assert matrix.get_title() == "confusion matrix (validation data)"
     assert matrix.images[0].get_array().sum() == 15
-    assert matrix.get_subplotspec().get_gridspec().get_height_ratios() == (1.4, 1)
+    right = matrix.get_subplotspec().get_gridspec()
+    assert (right.nrows, right.ncols) == (2, 1) and right.get_height_ratios() == (1.4, 1)
     assert matrix.get_subplotspec().rowspan == range(0, 1)  # the matrix above the images
     assert len(cells) == 12
     cell_grid = caption.get_subplotspec().get_gridspec()
