@@ -86,3 +86,23 @@ def test_a_listed_equivalent_counts_as_such_only_once_it_has_survived(records):
     row = mutation.table(chosen, status, listed).splitlines()[1]
     # 3 is killed after all, 4 has not run yet: neither is counted as equivalent
     assert row.split() == ["small", "4", "2", "0", "0", "2", "100.0", "%"]
+
+
+def test_a_run_maps_the_tests_afresh_and_runs_again_all_but_the_kills(records, monkeypatch,
+                                                                      capsys):
+    stats = records / "mutants" / "mutmut-stats.json"
+    stats.write_text("{}")
+    calls = []
+
+    def mutmut(*args, capture=False):
+        calls.append((args, stats.exists()))
+        return "    small.x_f__mutmut_1: killed\n" if args[0] == "results" else ""
+
+    monkeypatch.setattr(mutation, "mutmut", mutmut)
+    mutation.main(["--sample", "0"])
+    # The stale map of tests to functions is gone before mutmut first runs.
+    assert calls[0] == (("run", "metrics.*__mutmut_1"), False)
+    again = [args for args, _ in calls if args[0] == "run"][1]
+    assert "small.x_f__mutmut_1" not in again
+    assert {"small.x_f__mutmut_2", "big.x_f__mutmut_30"} <= set(again)
+    assert capsys.readouterr().out.splitlines()[0].startswith("module ")
