@@ -582,6 +582,17 @@ def test_the_data_comes_in_the_configured_dtype_and_class_labels_stay_integers(d
     assert labels == ({np.dtype(dtype)} if dataset == "sine" else {np.dtype(np.int64)})
 
 
+def test_the_planned_outputs_are_named_by_their_flags_with_their_kinds(tmp_path):
+    paths = {flag: tmp_path / name for flag, name in (
+        ("--metrics", "m.csv"), ("--plot", "p.png"), ("--animate", "a.gif"), ("--save", "s.npz"))}
+    config = cli.resolve(cli.parse([part for flag, path in paths.items()
+                                    for part in (flag, str(path))]))
+    assert experiment.planned_outputs(config) == {
+        "--metrics": (paths["--metrics"], "metrics"), "--plot": (paths["--plot"], "figure"),
+        "--animate": (paths["--animate"], "gif"), "--save": (paths["--save"], "checkpoint"),
+        "--plot (its .config.json)": (tmp_path / "p.config.json", "metrics")}
+
+
 def test_each_output_that_fails_is_counted_once(tmp_path, monkeypatch):
     real_write, counted = experiment.outputs.write, []
 

@@ -44,13 +44,23 @@ def test_learns_a_separable_problem_and_logs_the_planned_epochs():
     assert result.status == COMPLETED and result.epochs_done == 250
     assert [row["epoch"] for row in result.rows] == [1, 100, 200, 250]
     assert result.rows[-1]["accuracy"] > 0.95 and result.rows[-1]["val_accuracy"] > 0.9
+    assert result.final is result.rows[-1]
+
+
+def test_no_epoch_gives_no_rows_and_no_final_row():
+    x, y, xv, yv = problem()
+    result = train(net(), Adam(0.05), x, y, xv, yv, epochs=0)
+    assert result.status == COMPLETED and result.rows == [] and result.final is None
 
 
 def test_divergence_is_reported():
     x, y, xv, yv = problem()
     result = train(net(), Adam(1e308), x, y, xv, yv, epochs=50)
     assert result.status == DIVERGED
-    assert "epoch" in result.message and "learning rate" in result.message
+    assert result.message == (
+        f"training diverged at epoch {result.epochs_done}: the loss or a weight became NaN or "
+        f"infinite with learning rate {result.rows[-1]['learning_rate']:.6g}; try a lower "
+        "--learning-rate")
 
 
 def test_interrupt_inside_an_epoch_keeps_completed_epochs():
@@ -188,6 +198,20 @@ class Frozen(SGD):
 
     def step(self, layers):
         pass
+
+
+def test_an_epochs_losses_are_the_means_over_its_samples_of_unequal_batches():
+    x, y, xv, yv = problem()
+    network = build(2, [8], 2, Classes(), l2=0.1, weight_scale=1.0,
+                    rng=np.random.default_rng(3))
+    # Frozen weights: every batch pays the same penalty, and the data losses of
+    # batches of 25, 25 and 10 samples, weighted by size, make the full batch's.
+    result = train(network, Frozen(0.1), x, y, xv, yv, epochs=1, batch_size=25)
+    row = result.rows[0]
+    assert row["reg_loss"] == pytest.approx(network.regularization_loss(), rel=1e-12)
+    assert row["reg_loss"] > 0.01
+    assert row["data_loss"] == pytest.approx(network.evaluate(x, y)["loss"], rel=1e-12)
+    assert row["loss"] == row["data_loss"] + row["reg_loss"]
 
 
 @pytest.mark.parametrize("min_delta", [0.0, 0.1])
