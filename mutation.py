@@ -130,11 +130,36 @@ def mutmut(*args, capture=False):
     if importlib.util.find_spec("mutmut") is None:
         sys.exit("mutation.py: mutmut is not installed: "
                  "python -m pip install -r requirements-dev.txt")
-    done = subprocess.run([sys.executable, "-m", "mutmut", *args], capture_output=capture,
-                          text=True, check=False)
-    if done.returncode:
-        sys.exit(f"mutation.py: mutmut {args[0]} failed with exit status {done.returncode}")
-    return done.stdout
+    with subprocess.Popen([sys.executable, "-m", "mutmut", *args], text=True,
+                          stdout=subprocess.PIPE if capture else None) as child:
+        try:
+            out, _ = child.communicate()
+        except KeyboardInterrupt:
+            _stop(child)
+    if child.returncode:
+        sys.exit(f"mutation.py: mutmut {args[0]} failed with exit status {child.returncode}")
+    return out
+
+
+def _stop(child):
+    """After Ctrl-C: let mutmut stop and keep its verdicts; a second Ctrl-C stops it at once.
+
+    Ctrl-C reaches mutmut too (the terminal signals the whole process group):
+    it stops its workers and keeps every verdict it has recorded, so the next
+    run goes on from there. (While it runs its clean tests, pytest takes the
+    Ctrl-C for itself and mutmut goes on: hence the word about a second one.)
+    """
+    print("mutation.py: stopping when mutmut has kept its verdicts "
+          "(Ctrl-C again to stop it at once)", file=sys.stderr)
+    try:
+        child.wait()
+        kept = "the verdicts so far are kept in mutants/"
+    except KeyboardInterrupt:
+        child.kill()
+        child.wait()
+        kept = "mutmut was stopped at once; if mutants/ is damaged, remove it"
+    print(f"mutation.py: interrupted; {kept}", file=sys.stderr)
+    sys.exit(130)
 
 
 if __name__ == "__main__":

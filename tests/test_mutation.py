@@ -106,3 +106,60 @@ def test_a_run_maps_the_tests_afresh_and_runs_again_all_but_the_kills(records, m
     assert "small.x_f__mutmut_1" not in again
     assert {"small.x_f__mutmut_2", "big.x_f__mutmut_30"} <= set(again)
     assert capsys.readouterr().out.splitlines()[0].startswith("module ")
+
+
+class Child:
+    """A stand-in for mutmut's process: Ctrl-C arrives while it runs."""
+
+    def __init__(self, interrupts_while_waiting):
+        self.returncode, self.calls = None, []
+        self.interrupts_while_waiting = interrupts_while_waiting
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def communicate(self):
+        self.calls.append("communicate")
+        raise KeyboardInterrupt
+
+    def wait(self):
+        self.calls.append("wait")
+        if self.interrupts_while_waiting:
+            self.interrupts_while_waiting -= 1
+            raise KeyboardInterrupt
+        self.returncode = -2
+
+    def kill(self):
+        self.calls.append("kill")
+
+
+@pytest.mark.parametrize("again, calls, line", [
+    (0, ["communicate", "wait"],
+     "mutation.py: interrupted; the verdicts so far are kept in mutants/"),
+    (1, ["communicate", "wait", "kill", "wait"],
+     "mutation.py: interrupted; mutmut was stopped at once; if mutants/ is damaged, remove it"),
+], ids=["ctrl-c", "ctrl-c-twice"])
+def test_ctrl_c_lets_mutmut_keep_its_verdicts_and_is_one_line(monkeypatch, capsys, again, calls,
+                                                             line):
+    child = Child(again)
+    monkeypatch.setattr(mutation.subprocess, "Popen", lambda *args, **kwargs: child)
+    with pytest.raises(SystemExit) as stop:
+        mutation.mutmut("run")
+    assert stop.value.code == 130
+    assert child.calls == calls
+    assert capsys.readouterr().err.splitlines() == [
+        "mutation.py: stopping when mutmut has kept its verdicts (Ctrl-C again to stop it "
+        "at once)", line]
+
+
+def test_a_failing_mutmut_is_one_line_with_its_status(monkeypatch):
+    child = Child(0)
+    child.communicate = lambda: ("", None)
+    child.returncode = 1
+    monkeypatch.setattr(mutation.subprocess, "Popen", lambda *args, **kwargs: child)
+    with pytest.raises(SystemExit) as stop:
+        mutation.mutmut("results")
+    assert str(stop.value) == "mutation.py: mutmut results failed with exit status 1"
