@@ -19,6 +19,7 @@ docs/mutants.md, and the table counts them apart.
 import argparse
 import importlib.util
 import json
+import os
 import pathlib
 import random
 import re
@@ -122,7 +123,13 @@ def main(argv=None):
                  if status.get(key) not in ("killed", "timeout")]
         if again:
             mutmut("run", *again)
-    print(table(chosen, statuses(), equivalents()))
+    try:
+        print(table(chosen, statuses(), equivalents()), flush=True)
+    except BrokenPipeError:
+        # The reader has gone (`--table | head`): leave quietly, and let nothing
+        # Python flushes at exit complain about the closed pipe.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)
 
 
 def mutmut(*args, capture=False):

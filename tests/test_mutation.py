@@ -1,5 +1,6 @@
 """mutation.py: the sample it draws and the table it prints from mutmut's records."""
 import json
+import os
 
 import pytest
 
@@ -163,3 +164,31 @@ def test_a_failing_mutmut_is_one_line_with_its_status(monkeypatch):
     with pytest.raises(SystemExit) as stop:
         mutation.mutmut("results")
     assert str(stop.value) == "mutation.py: mutmut results failed with exit status 1"
+
+
+def test_a_table_read_by_a_closed_pipe_ends_quietly_with_status_141(records, monkeypatch):
+    class ClosedPipe:
+        def __init__(self, fd):
+            self.fd = fd
+
+        def write(self, text):
+            raise BrokenPipeError
+
+        def flush(self):
+            raise BrokenPipeError
+
+        def fileno(self):
+            return self.fd
+
+    read_end, write_end = os.pipe()
+    monkeypatch.setattr(mutation, "statuses", dict)
+    monkeypatch.setattr(mutation.sys, "stdout", ClosedPipe(write_end))
+    try:
+        with pytest.raises(SystemExit) as stop:
+            mutation.main(["--table"])
+        assert stop.value.code == 141
+        os.write(write_end, b"lost")  # stdout now leads to /dev/null
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        assert pipe.read() == b""
