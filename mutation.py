@@ -23,6 +23,7 @@ import os
 import pathlib
 import random
 import re
+import signal
 import subprocess
 import sys
 
@@ -137,37 +138,51 @@ def mutmut(*args, capture=False):
     if importlib.util.find_spec("mutmut") is None:
         sys.exit("mutation.py: mutmut is not installed: "
                  "python -m pip install -r requirements-dev.txt")
+    # In a session of its own, mutmut and its workers never see the terminal's
+    # Ctrl-C: it reaches them through _stop, so that no test is cut short in
+    # a worker (a test failing that way would be recorded as a kill).
     with subprocess.Popen([sys.executable, "-m", "mutmut", *args], text=True,
-                          stdout=subprocess.PIPE if capture else None) as child:
+                          stdout=subprocess.PIPE if capture else None,
+                          start_new_session=True) as child:
         try:
             out, _ = child.communicate()
-        except KeyboardInterrupt:
-            _stop(child)
+        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated)
+            _stop(child, status=143 if isinstance(stop, Terminated) else 130)
     if child.returncode:
         sys.exit(f"mutation.py: mutmut {args[0]} failed with exit status {child.returncode}")
     return out
 
 
-def _stop(child):
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``timeout``), met as Ctrl-C is."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
+
+
+def _stop(child, status):
     """After Ctrl-C: let mutmut stop and keep its verdicts; a second Ctrl-C stops it at once.
 
-    Ctrl-C reaches mutmut too (the terminal signals the whole process group):
-    it stops its workers and keeps every verdict it has recorded, so the next
-    run goes on from there. (While it runs its clean tests, pytest takes the
-    Ctrl-C for itself and mutmut goes on: hence the word about a second one.)
+    mutmut is sent the Ctrl-C (SIGINT): it stops its workers and keeps every
+    verdict it has recorded, so the next run goes on from there. (While it
+    runs its clean tests, pytest takes the Ctrl-C for itself and mutmut goes
+    on: hence the word about a second one.)
     """
     print("mutation.py: stopping when mutmut has kept its verdicts "
           "(Ctrl-C again to stop it at once)", file=sys.stderr)
+    child.send_signal(signal.SIGINT)
     try:
         child.wait()
         kept = "the verdicts so far are kept in mutants/"
     except KeyboardInterrupt:
-        child.kill()
+        os.killpg(child.pid, signal.SIGKILL)  # mutmut and every worker it started
         child.wait()
         kept = "mutmut was stopped at once; if mutants/ is damaged, remove it"
     print(f"mutation.py: interrupted; {kept}", file=sys.stderr)
-    sys.exit(130)
+    sys.exit(status)
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, _terminated)
     main()

@@ -1,6 +1,7 @@
 """mutation.py: the sample it draws and the table it prints from mutmut's records."""
 import json
 import os
+import signal
 
 import pytest
 
@@ -112,6 +113,8 @@ def test_a_run_maps_the_tests_afresh_and_runs_again_all_but_the_kills(records, m
 class Child:
     """A stand-in for mutmut's process: Ctrl-C arrives while it runs."""
 
+    pid = 4242
+
     def __init__(self, interrupts_while_waiting):
         self.returncode, self.calls = None, []
         self.interrupts_while_waiting = interrupts_while_waiting
@@ -122,9 +125,11 @@ class Child:
     def __exit__(self, *exc):
         return False
 
+    interrupt = KeyboardInterrupt
+
     def communicate(self):
         self.calls.append("communicate")
-        raise KeyboardInterrupt
+        raise self.interrupt
 
     def wait(self):
         self.calls.append("wait")
@@ -136,24 +141,52 @@ class Child:
     def kill(self):
         self.calls.append("kill")
 
+    def send_signal(self, signum):
+        self.calls.append(signal.Signals(signum).name)
+
 
 @pytest.mark.parametrize("again, calls, line", [
-    (0, ["communicate", "wait"],
+    (0, ["communicate", "SIGINT", "wait"],
      "mutation.py: interrupted; the verdicts so far are kept in mutants/"),
-    (1, ["communicate", "wait", "kill", "wait"],
+    (1, ["communicate", "SIGINT", "wait", "SIGKILL to group 4242", "wait"],
      "mutation.py: interrupted; mutmut was stopped at once; if mutants/ is damaged, remove it"),
 ], ids=["ctrl-c", "ctrl-c-twice"])
 def test_ctrl_c_lets_mutmut_keep_its_verdicts_and_is_one_line(monkeypatch, capsys, again, calls,
                                                              line):
-    child = Child(again)
-    monkeypatch.setattr(mutation.subprocess, "Popen", lambda *args, **kwargs: child)
+    child, started = Child(again), []
+
+    def popen(*args, **kwargs):
+        started.append(kwargs)
+        return child
+
+    monkeypatch.setattr(mutation.subprocess, "Popen", popen)
+    monkeypatch.setattr(mutation.os, "killpg", lambda group, signum: child.calls.append(
+        f"{signal.Signals(signum).name} to group {group}"))
     with pytest.raises(SystemExit) as stop:
         mutation.mutmut("run")
     assert stop.value.code == 130
     assert child.calls == calls
+    # mutmut runs in a session of its own: the terminal's Ctrl-C reaches it only
+    # through mutation.py, and never its workers in the middle of a test.
+    assert started[0]["start_new_session"] is True
     assert capsys.readouterr().err.splitlines() == [
         "mutation.py: stopping when mutmut has kept its verdicts (Ctrl-C again to stop it "
         "at once)", line]
+
+
+def test_sigterm_asks_mutmut_to_stop_as_ctrl_c_would_and_exits_143(monkeypatch, capsys):
+    with pytest.raises(mutation.Terminated):
+        mutation._terminated(signal.SIGTERM, None)
+    child = Child(0)
+    child.interrupt = mutation.Terminated
+    monkeypatch.setattr(mutation.subprocess, "Popen", lambda *args, **kwargs: child)
+    with pytest.raises(SystemExit) as stop:
+        mutation.mutmut("run")
+    assert stop.value.code == 143
+    # mutmut did not see the SIGTERM: it is sent the SIGINT a terminal would send.
+    assert child.calls == ["communicate", "SIGINT", "wait"]
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "mutation.py: interrupted; the verdicts so far are kept in mutants/")
 
 
 def test_a_failing_mutmut_is_one_line_with_its_status(monkeypatch):
