@@ -183,6 +183,15 @@ def _stop(child, status):
     sys.exit(status)
 
 
-if __name__ == "__main__":
+def run(argv=None):
+    """``main`` as a program: SIGTERM is met as Ctrl-C is, each a line and its status."""
     signal.signal(signal.SIGTERM, _terminated)
-    main()
+    try:
+        main(argv)
+    except KeyboardInterrupt as stop:  # between mutmut's runs: nothing to wait for
+        print("mutation.py: interrupted", file=sys.stderr)
+        sys.exit(143 if isinstance(stop, Terminated) else 130)
+
+
+if __name__ == "__main__":
+    run()

@@ -225,3 +225,20 @@ def test_a_table_read_by_a_closed_pipe_ends_quietly_with_status_141(records, mon
         os.close(write_end)
     with os.fdopen(read_end, "rb") as pipe:
         assert pipe.read() == b""
+
+
+@pytest.mark.parametrize("interrupt, status", [(KeyboardInterrupt, 130),
+                                               (mutation.Terminated, 143)])
+def test_an_interrupt_between_mutmuts_runs_is_one_line(monkeypatch, capsys, interrupt, status):
+    installed = []
+    monkeypatch.setattr(mutation.signal, "signal", lambda *args: installed.append(args))
+
+    def interrupted(argv):
+        raise interrupt
+
+    monkeypatch.setattr(mutation, "main", interrupted)
+    with pytest.raises(SystemExit) as stop:
+        mutation.run([])
+    assert stop.value.code == status
+    assert installed == [(signal.SIGTERM, mutation._terminated)]
+    assert capsys.readouterr().err == "mutation.py: interrupted\n"
