@@ -38,8 +38,13 @@ def all_mutants():
     for meta in sorted(MUTANTS.glob("*.py.meta")):
         module = meta.name.removesuffix(".py.meta")
         try:
-            names[module] = sorted(json.loads(meta.read_text())["exit_code_by_key"])
-        except (ValueError, KeyError, TypeError):
+            codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+            if not isinstance(codes, dict):
+                raise TypeError
+            names[module] = sorted(codes)
+        except OSError as error:
+            sys.exit(f"mutation.py: {meta} cannot be read: {error.strerror}")
+        except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
             sys.exit(f"mutation.py: {meta} is damaged (an interrupted run?): "
                      f"remove mutants/ and run again")
     return names
@@ -67,7 +72,13 @@ def equivalents():
     """Mutant names listed in docs/mutants.md (each in backquotes); none without it."""
     if not EQUIVALENTS.exists():
         return set()
-    return set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", EQUIVALENTS.read_text(encoding="utf-8")))
+    try:
+        text = EQUIVALENTS.read_text(encoding="utf-8")
+    except OSError as error:
+        sys.exit(f"mutation.py: {EQUIVALENTS} cannot be read: {error.strerror}")
+    except ValueError:
+        sys.exit(f"mutation.py: {EQUIVALENTS} is not UTF-8 text")
+    return set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", text))
 
 
 def table(chosen, status, equivalent):
@@ -88,7 +99,7 @@ def _verdict(status, listed):
     """killed (a timeout too: the test did not pass), not run, equivalent or survived."""
     if status in ("killed", "timeout"):
         return "killed"
-    if status == "not checked":
+    if status in ("not checked", "check was interrupted by user", "skipped"):
         return "not run"
     return "equivalent" if listed else "survived"
 
@@ -99,7 +110,9 @@ def main(argv=None):
     parser.add_argument("--sample", type=int, default=100,
                         help="mutants per module, 0 for all (default: 100)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default: 0)")
-    parser.add_argument("--table", action="store_true", help="only print the last run's table")
+    parser.add_argument("--table", action="store_true",
+                        help="only print the table of the sample that --sample and --seed "
+                             "choose, from the verdicts recorded so far")
     args = parser.parse_args(argv)
     if args.sample < 0:
         parser.error(f"--sample must be 0 or more, got {args.sample}")
@@ -124,13 +137,19 @@ def main(argv=None):
                  if status.get(key) not in ("killed", "timeout")]
         if again:
             mutmut("run", *again)
+    text = table(chosen, statuses(), equivalents())
+    if sys.stdout is None:
+        sys.exit("mutation.py: standard output is closed: the table has nowhere to go")
     try:
-        print(table(chosen, statuses(), equivalents()), flush=True)
+        print(text, flush=True)
     except BrokenPipeError:
         # The reader has gone (`--table | head`): leave quietly, and let nothing
         # Python flushes at exit complain about the closed pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(141)
+    except OSError as error:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(f"mutation.py: the table could not be written: {error.strerror}")
 
 
 def mutmut(*args, capture=False):
@@ -141,27 +160,35 @@ def mutmut(*args, capture=False):
     # In a session of its own, mutmut and its workers never see the terminal's
     # Ctrl-C: it reaches them through _stop, so that no test is cut short in
     # a worker (a test failing that way would be recorded as a kill).
-    with subprocess.Popen([sys.executable, "-m", "mutmut", *args], text=True,
-                          stdout=subprocess.PIPE if capture else None,
-                          start_new_session=True) as child:
+    # A quiet call (capture) keeps mutmut's stderr too, shown only if it fails.
+    quiet = subprocess.PIPE if capture else None
+    with subprocess.Popen([sys.executable, "-m", "mutmut", *args], text=True, stdout=quiet,
+                          stderr=quiet, start_new_session=True) as child:
         try:
-            out, _ = child.communicate()
-        except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated)
-            _stop(child, status=143 if isinstance(stop, Terminated) else 130)
+            out, err = child.communicate()
+        except KeyboardInterrupt as stop:  # Ctrl-C, or a signal met as one (Terminated)
+            _stop(child, 128 + stop.signum if isinstance(stop, Terminated) else 130,
+                  running=args[0] == "run")
     if child.returncode:
+        if err:
+            print(err, end="", file=sys.stderr)
         sys.exit(f"mutation.py: mutmut {args[0]} failed with exit status {child.returncode}")
     return out
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, ``timeout``), met as Ctrl-C is."""
+    """SIGTERM (``kill``, ``timeout``) or SIGHUP (a closed terminal), met as Ctrl-C is."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminated(signum, frame):
-    raise Terminated
+    raise Terminated(signum)
 
 
-def _stop(child, status):
+def _stop(child, status, running=True):
     """After Ctrl-C: let mutmut stop and keep its verdicts; a second Ctrl-C stops it at once.
 
     mutmut is sent the Ctrl-C (SIGINT): it stops its workers and keeps every
@@ -169,6 +196,10 @@ def _stop(child, status):
     runs its clean tests, pytest takes the Ctrl-C for itself and mutmut goes
     on: hence the word about a second one.)
     """
+    if not running:  # `mutmut results`: nothing to keep, nothing to wait for
+        _kill(child)
+        print("mutation.py: interrupted", file=sys.stderr)
+        sys.exit(status)
     print("mutation.py: stopping when mutmut has kept its verdicts "
           "(Ctrl-C again to stop it at once)", file=sys.stderr)
     child.send_signal(signal.SIGINT)
@@ -176,21 +207,35 @@ def _stop(child, status):
         child.wait()
         kept = "the verdicts so far are kept in mutants/"
     except KeyboardInterrupt:
-        os.killpg(child.pid, signal.SIGKILL)  # mutmut and every worker it started
-        child.wait()
+        _kill(child)
         kept = "mutmut was stopped at once; if mutants/ is damaged, remove it"
     print(f"mutation.py: interrupted; {kept}", file=sys.stderr)
     sys.exit(status)
 
 
+def _kill(child):
+    """Stop mutmut and every worker it started (its process group) at once."""
+    try:
+        os.killpg(child.pid, signal.SIGKILL)
+    except ProcessLookupError:  # it had ended already
+        pass
+    child.wait()
+
+
 def run(argv=None):
-    """``main`` as a program: SIGTERM is met as Ctrl-C is, each a line and its status."""
-    signal.signal(signal.SIGTERM, _terminated)
+    """``main`` as a program, from the repository's root wherever it was started.
+
+    SIGTERM and SIGHUP are met as Ctrl-C is, each a line and its status:
+    mutmut, in a session of its own, would otherwise outlive this process.
+    """
+    os.chdir(pathlib.Path(__file__).resolve().parent)
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _terminated)
     try:
         main(argv)
     except KeyboardInterrupt as stop:  # between mutmut's runs: nothing to wait for
         print("mutation.py: interrupted", file=sys.stderr)
-        sys.exit(143 if isinstance(stop, Terminated) else 130)
+        sys.exit(128 + stop.signum if isinstance(stop, Terminated) else 130)
 
 
 if __name__ == "__main__":

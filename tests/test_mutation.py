@@ -2,6 +2,7 @@
 import json
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -178,7 +179,7 @@ def test_sigterm_asks_mutmut_to_stop_as_ctrl_c_would_and_exits_143(monkeypatch, 
     with pytest.raises(mutation.Terminated):
         mutation._terminated(signal.SIGTERM, None)
     child = Child(0)
-    child.interrupt = mutation.Terminated
+    child.interrupt = mutation.Terminated(signal.SIGTERM)
     monkeypatch.setattr(mutation.subprocess, "Popen", lambda *args, **kwargs: child)
     with pytest.raises(SystemExit) as stop:
         mutation.mutmut("run")
@@ -227,11 +228,13 @@ def test_a_table_read_by_a_closed_pipe_ends_quietly_with_status_141(records, mon
         assert pipe.read() == b""
 
 
-@pytest.mark.parametrize("interrupt, status", [(KeyboardInterrupt, 130),
-                                               (mutation.Terminated, 143)])
+@pytest.mark.parametrize("interrupt, status", [
+    (KeyboardInterrupt(), 130), (mutation.Terminated(signal.SIGTERM), 143),
+    (mutation.Terminated(signal.SIGHUP), 129)], ids=["ctrl-c", "sigterm", "sighup"])
 def test_an_interrupt_between_mutmuts_runs_is_one_line(monkeypatch, capsys, interrupt, status):
-    installed = []
+    installed, moved = [], []
     monkeypatch.setattr(mutation.signal, "signal", lambda *args: installed.append(args))
+    monkeypatch.setattr(mutation.os, "chdir", moved.append)
 
     def interrupted(argv):
         raise interrupt
@@ -240,5 +243,99 @@ def test_an_interrupt_between_mutmuts_runs_is_one_line(monkeypatch, capsys, inte
     with pytest.raises(SystemExit) as stop:
         mutation.run([])
     assert stop.value.code == status
-    assert installed == [(signal.SIGTERM, mutation._terminated)]
+    assert installed == [(signal.SIGTERM, mutation._terminated),
+                         (signal.SIGHUP, mutation._terminated)]
+    # It works from the repository's root, wherever it was started.
+    assert moved == [Path(mutation.__file__).resolve().parent]
     assert capsys.readouterr().err == "mutation.py: interrupted\n"
+
+
+def test_an_interrupted_table_stops_mutmut_results_at_once(monkeypatch, capsys):
+    child = Child(0)
+    monkeypatch.setattr(mutation.subprocess, "Popen", lambda *args, **kwargs: child)
+
+    def gone(group, signum):  # mutmut had ended already: still one line
+        child.calls.append(f"{signal.Signals(signum).name} to group {group}")
+        raise ProcessLookupError
+
+    monkeypatch.setattr(mutation.os, "killpg", gone)
+    with pytest.raises(SystemExit) as stop:
+        mutation.mutmut("results", capture=True)
+    assert stop.value.code == 130
+    assert child.calls == ["communicate", "SIGKILL to group 4242", "wait"]
+    assert capsys.readouterr().err == "mutation.py: interrupted\n"
+
+
+def test_a_failing_quiet_mutmut_shows_what_it_said(monkeypatch, capsys):
+    child = Child(0)
+    child.communicate = lambda: ("", "mutmut: no pyproject.toml\n")
+    child.returncode = 1
+    monkeypatch.setattr(mutation.subprocess, "Popen", lambda *args, **kwargs: child)
+    with pytest.raises(SystemExit) as stop:
+        mutation.mutmut("results", capture=True)
+    assert str(stop.value) == "mutation.py: mutmut results failed with exit status 1"
+    assert capsys.readouterr().err == "mutmut: no pyproject.toml\n"
+
+
+def test_an_interrupted_or_skipped_check_is_not_run():
+    for status in ("check was interrupted by user", "skipped", "not checked"):
+        assert mutation._verdict(status, listed=False) == "not run"
+
+
+def test_unreadable_or_odd_records_are_one_line(records):
+    meta = records / "mutants" / "big.py.meta"
+    meta.write_text('{"exit_code_by_key": "abc"}')
+    with pytest.raises(SystemExit) as stop:
+        mutation.all_mutants()
+    assert str(stop.value).endswith("big.py.meta is damaged (an interrupted run?): remove "
+                                    "mutants/ and run again")
+    meta.unlink()
+    meta.mkdir()
+    with pytest.raises(SystemExit) as stop:
+        mutation.all_mutants()
+    assert str(stop.value) == "mutation.py: mutants/big.py.meta cannot be read: Is a directory"
+
+
+def test_an_unreadable_or_undecodable_equivalents_list_is_one_line(records):
+    listed = records / "docs" / "mutants.md"
+    listed.write_bytes(b"caf\xe9\n")
+    with pytest.raises(SystemExit) as stop:
+        mutation.equivalents()
+    assert str(stop.value) == "mutation.py: docs/mutants.md is not UTF-8 text"
+    listed.unlink()
+    listed.mkdir()
+    with pytest.raises(SystemExit) as stop:
+        mutation.equivalents()
+    assert str(stop.value) == "mutation.py: docs/mutants.md cannot be read: Is a directory"
+
+
+def test_a_table_with_nowhere_to_go_is_one_line(records, monkeypatch):
+    class FullDisk:
+        def __init__(self, fd):
+            self.fd = fd
+
+        def write(self, text):
+            return len(text)
+
+        def flush(self):
+            raise OSError(28, "No space left on device")
+
+        def fileno(self):
+            return self.fd
+
+    monkeypatch.setattr(mutation, "statuses", dict)
+    monkeypatch.setattr(mutation.sys, "stdout", None)
+    with pytest.raises(SystemExit) as stop:
+        mutation.main(["--table"])
+    assert str(stop.value) == ("mutation.py: standard output is closed: the table has "
+                               "nowhere to go")
+    read_end, write_end = os.pipe()
+    monkeypatch.setattr(mutation.sys, "stdout", FullDisk(write_end))
+    try:
+        with pytest.raises(SystemExit) as stop:
+            mutation.main(["--table"])
+    finally:
+        os.close(write_end)
+        os.close(read_end)
+    assert str(stop.value) == ("mutation.py: the table could not be written: No space left "
+                               "on device")
