@@ -2,7 +2,7 @@
 
     python mutation.py               # a seeded sample of 100 mutants per module, then the table
     python mutation.py --sample 0    # every mutant (about a day on two cores)
-    python mutation.py --table       # the table of the last run, without running anything
+    python mutation.py --table       # the table from the verdicts so far, without running anything
 
 mutmut (configured in pyproject.toml) writes a copy of every module into
 `mutants/` with each mutant behind a switch, and runs, for each mutant, the
