@@ -142,13 +142,11 @@ def main(argv=None):
         sys.exit("mutation.py: standard output is closed: the table has nowhere to go")
     try:
         print(text, flush=True)
-    except BrokenPipeError:
-        # The reader has gone (`--table | head`): leave quietly, and let nothing
-        # Python flushes at exit complain about the closed pipe.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(141)
     except OSError as error:
+        # Nothing Python flushes at exit may complain again about this stdout.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        if isinstance(error, BrokenPipeError):  # the reader has gone (`--table | head`)
+            sys.exit(141)
         sys.exit(f"mutation.py: the table could not be written: {error.strerror}")
 
 
@@ -167,8 +165,7 @@ def mutmut(*args, capture=False):
         try:
             out, err = child.communicate()
         except KeyboardInterrupt as stop:  # Ctrl-C, or a signal met as one (Terminated)
-            _stop(child, 128 + stop.signum if isinstance(stop, Terminated) else 130,
-                  running=args[0] == "run")
+            _stop(child, _exit_status(stop), running=args[0] == "run")
     if child.returncode:
         if err:
             print(err, end="", file=sys.stderr)
@@ -186,6 +183,11 @@ class Terminated(KeyboardInterrupt):
 
 def _terminated(signum, frame):
     raise Terminated(signum)
+
+
+def _exit_status(interrupt):
+    """128 + the signal's number, as a shell reports a program a signal stopped."""
+    return 128 + (interrupt.signum if isinstance(interrupt, Terminated) else signal.SIGINT)
 
 
 def _stop(child, status, running=True):
@@ -235,7 +237,7 @@ def run(argv=None):
         main(argv)
     except KeyboardInterrupt as stop:  # between mutmut's runs: nothing to wait for
         print("mutation.py: interrupted", file=sys.stderr)
-        sys.exit(128 + stop.signum if isinstance(stop, Terminated) else 130)
+        sys.exit(_exit_status(stop))
 
 
 if __name__ == "__main__":

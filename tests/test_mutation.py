@@ -200,23 +200,26 @@ def test_a_failing_mutmut_is_one_line_with_its_status(monkeypatch):
     assert str(stop.value) == "mutation.py: mutmut results failed with exit status 1"
 
 
+class FailingStdout:
+    """A standard output on file descriptor ``fd`` whose every write fails with ``error``."""
+
+    def __init__(self, fd, error):
+        self.fd, self.error = fd, error
+
+    def write(self, text):
+        raise self.error
+
+    def flush(self):
+        raise self.error
+
+    def fileno(self):
+        return self.fd
+
+
 def test_a_table_read_by_a_closed_pipe_ends_quietly_with_status_141(records, monkeypatch):
-    class ClosedPipe:
-        def __init__(self, fd):
-            self.fd = fd
-
-        def write(self, text):
-            raise BrokenPipeError
-
-        def flush(self):
-            raise BrokenPipeError
-
-        def fileno(self):
-            return self.fd
-
     read_end, write_end = os.pipe()
     monkeypatch.setattr(mutation, "statuses", dict)
-    monkeypatch.setattr(mutation.sys, "stdout", ClosedPipe(write_end))
+    monkeypatch.setattr(mutation.sys, "stdout", FailingStdout(write_end, BrokenPipeError()))
     try:
         with pytest.raises(SystemExit) as stop:
             mutation.main(["--table"])
@@ -310,19 +313,6 @@ def test_an_unreadable_or_undecodable_equivalents_list_is_one_line(records):
 
 
 def test_a_table_with_nowhere_to_go_is_one_line(records, monkeypatch):
-    class FullDisk:
-        def __init__(self, fd):
-            self.fd = fd
-
-        def write(self, text):
-            return len(text)
-
-        def flush(self):
-            raise OSError(28, "No space left on device")
-
-        def fileno(self):
-            return self.fd
-
     monkeypatch.setattr(mutation, "statuses", dict)
     monkeypatch.setattr(mutation.sys, "stdout", None)
     with pytest.raises(SystemExit) as stop:
@@ -330,7 +320,8 @@ def test_a_table_with_nowhere_to_go_is_one_line(records, monkeypatch):
     assert str(stop.value) == ("mutation.py: standard output is closed: the table has "
                                "nowhere to go")
     read_end, write_end = os.pipe()
-    monkeypatch.setattr(mutation.sys, "stdout", FullDisk(write_end))
+    full_disk = OSError(28, "No space left on device")
+    monkeypatch.setattr(mutation.sys, "stdout", FailingStdout(write_end, full_disk))
     try:
         with pytest.raises(SystemExit) as stop:
             mutation.main(["--table"])
