@@ -405,7 +405,9 @@ def _as_flag(action, value):
     if action.nargs == "+":
         if not isinstance(value, list) or not value:
             raise ValueError("must be a list of one or more values")
-        return [_as_flag(argparse.Action([], action.dest, type=action.type), v) for v in value]
+        item = argparse.Action([], action.dest, type=action.type, choices=action.choices,
+                               metavar=action.metavar)
+        return [_as_flag(item, v) for v in value]
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"must be {action.metavar or 'a value'} as on the command line")
     parsed = action.type(str(value)) if action.type else str(value)

@@ -250,6 +250,20 @@ def test_a_saved_network_without_hidden_layers_is_taken_as_it_is():
     assert config["hidden"] == []
 
 
+def test_each_saved_item_of_a_list_flag_is_checked_as_the_flag_checks_it():
+    # No list flag has choices today; one that does must not lose them for
+    # its items when a saved run is read back.
+    flag = cli.argparse.ArgumentParser().add_argument("--widths", nargs="+", type=int,
+                                                      choices=[8, 16], metavar="W")
+    assert cli._as_flag(flag, [16, 8]) == [16, 8]
+    with pytest.raises(ValueError, match="^is not one of 8, 16$"):
+        cli._as_flag(flag, [8, 32])
+    with pytest.raises(ValueError, match="^must be W as on the command line$"):
+        cli._as_flag(flag, [8, [16]])
+    with pytest.raises(ValueError, match="^must be a list of one or more values$"):
+        cli._as_flag(flag, [])
+
+
 def test_a_head_from_the_file_and_a_head_given_are_refused_in_their_own_words():
     saved = dict(SAVED, loss="mse")
     with pytest.raises(cli.UsageError) as error:
