@@ -46,7 +46,8 @@ def test_hyperparameters_of_each_optimizer():
         learning_rate=0.3, decay=0.0, momentum=0.5)
     assert resolve("--optimizer", "RMSPROP")["optimizer"] == "rmsprop"
     assert resolve("--optimizer", "all")["hyperparameters"] is None
-    with pytest.raises(cli.UsageError, match="argument --rho: does not apply to --optimizer adam"):
+    with pytest.raises(cli.UsageError,
+                       match="^argument --rho: does not apply to --optimizer adam$"):
         resolve("--rho", "0.5")
     with pytest.raises(cli.UsageError, match="each optimizer uses its defaults"):
         resolve("--optimizer", "all", "--decay", "0.1")
@@ -66,6 +67,33 @@ def test_load_takes_the_saved_runs_settings():
     # Another optimizer starts from its own defaults.
     config = resolve("--load", "x.npz", "--optimizer", "adam", saved=SAVED)
     assert config["hyperparameters"] == registry.OPTIMIZERS["adam"].defaults
+
+
+def test_load_without_dataset_goes_on_with_the_saved_runs_dataset():
+    saved = dict(cli.DEFAULTS, dataset="sine", samples=1000, loss="mse", hidden=[64, 64],
+                 weight_scale=0.1, optimizer="adam",
+                 hyperparameters=dict(registry.OPTIMIZERS["adam"].defaults))
+    config = resolve("--load", "x.npz", saved=saved)
+    assert config["dataset"] == "sine" and config["loss"] == "mse"
+    assert config["plot"] == Path("plots/sine-adam.png")
+
+
+def test_a_binary_network_saved_with_other_classes_names_the_file_and_the_fix():
+    saved = dict(SAVED, loss="binary", classes=3)
+    with pytest.raises(cli.UsageError, match="^" + re.escape(
+            "argument --classes: the network in 'x.npz' is binary: give --classes 2, not 3")
+            + "$"):
+        resolve("--load", "x.npz", saved=saved)
+
+
+@pytest.mark.parametrize("flags", [
+    ["--no-plot"],
+    ["--explain"],
+    ["--load", "x.npz", "--predict", "new.csv"],
+], ids=["no-plot", "explain", "predict"])
+def test_runs_that_draw_no_figure_plan_none(flags):
+    # The planned figure is logged with the configuration: it must not name one never drawn.
+    assert resolve(*flags, saved=SAVED if "--load" in flags else None)["plot"] is None
 
 
 @pytest.mark.parametrize("flags, message", [
@@ -187,13 +215,14 @@ def test_each_optimizer_takes_exactly_its_own_flags():
     (["--predict", "x.csv"], "argument --predict: needs --load MODEL.npz"),
     (["--predict", "x.csv", "--load", "m.npz", "--epochs", "3"],
      "argument --predict: only predicts; it cannot be combined with --epochs"),
-    (["--predict", "x.csv", "--load", "m.npz", "--save", "n.npz"], "with --save"),
+    (["--predict", "x.csv", "--load", "m.npz", "--save", "n.npz"],
+     "argument --predict: only predicts; it cannot be combined with --save"),
     (["--dataset", "file"], "argument --dataset: file needs --data"),
     (["--data", "x.csv", "--dataset", "spiral"], "argument --data: does not apply"),
     (["--dataset", "digits", "--samples", "10"], "argument --samples: does not apply"),
 ])
 def test_flags_that_need_or_exclude_each_other(flags, message):
-    with pytest.raises(cli.UsageError, match=re.escape(message)):
+    with pytest.raises(cli.UsageError, match="^" + re.escape(message)):
         resolve(*flags)
 
 
