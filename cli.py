@@ -310,7 +310,7 @@ def resolve(args, saved=None):
         for key in ARCHITECTURE:
             if key in given and key in saved and given[key] != saved[key]:
                 raise UsageError(f"argument --{key}: the network in {str(args.load)!r} has "
-                                 f"--{key} {_shown(saved.get(key))}, not {_shown(given[key])}")
+                                 f"--{key} {shown(saved.get(key))}, not {shown(given[key])}")
     if "data" in given and "dataset" not in given:
         given["dataset"] = "file"  # --data PATH alone means --dataset file
     dataset = given.get("dataset", (saved or DEFAULTS).get("dataset", DEFAULTS["dataset"]))
@@ -396,7 +396,7 @@ def _checked_settings(saved, path):
                 checked[key] = _as_flag(actions[key], value)
         except (ValueError, TypeError, argparse.ArgumentTypeError) as error:
             raise UsageError(f"argument --load: the run saved in {str(path)!r} has {key} "
-                             f"{_shown(value)}, which {error}") from None
+                             f"{shown(value)}, which {error}") from None
     return checked
 
 
@@ -431,8 +431,15 @@ def _checked_hyperparameters(values, optimizer):
     return checked
 
 
-def _shown(value):
-    return " ".join(map(str, value)) if isinstance(value, list) else str(value)
+def shown(value, limit=80):
+    """A setting as the command line spells it (a list as its words, [] when empty), cut
+    short when long.
+
+    A saved file may hold anything: a list of 200,000 widths must not become
+    an error line of 600 KB.
+    """
+    text = (" ".join(map(str, value)) or "[]") if isinstance(value, list) else str(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _hyperparameters(args, config, saved):

@@ -71,7 +71,7 @@ def run(args, stop=None):
     stop = interrupts.Stop() if stop is None else stop
     try:
         saved = checkpoint.load(args.load) if args.load is not None else None
-        config = cli.resolve(args, _saved_config(saved))
+        config = cli.resolve(args, _saved_config(saved, args.load))
         if saved is not None:
             checkpoint.check_dtype(saved, np.dtype(config["dtype"]))
         _check_inputs_are_not_outputs(config)
@@ -124,7 +124,7 @@ def _trainees(config, dataset, n_outputs):
     if needed > MAX_NETWORK_BYTES:
         raise cli.UsageError(f"argument --hidden: a {'-'.join(map(str, widths))} network has "
                              f"{parameters:,} parameters and would need {needed / 2**30:.0f} "
-                             f"GiB with its optimizer, more than {MAX_NETWORK_BYTES >> 30}")
+                             f"GiB with its optimizer, more than {MAX_NETWORK_BYTES >> 30} GiB")
     seeds = np.random.SeedSequence(config["seed"]).spawn(2)
 
     def new_trainee(optimizer_name, hyperparameters):
@@ -169,11 +169,22 @@ def _usage_error(message):
     return cli.EXIT_USAGE
 
 
-def _saved_config(saved):
-    """The saved run's configuration, or what the architecture says of a foreign file's."""
+def _saved_config(saved, path=None):
+    """The saved run's configuration, or what the architecture says of a foreign file's.
+
+    The settings that describe the network (its hidden widths and its head)
+    must be those of the network the file holds: a file whose settings say
+    otherwise is refused here, before a network is built from them.
+    """
     if saved is None:
         return None
     if saved.config is not None:
+        for key in ("hidden", "loss"):
+            if saved.config.get(key) not in (None, saved.architecture[key]):
+                raise cli.UsageError(
+                    f"argument --load: the run saved in {str(path)!r} has {key} "
+                    f"{cli.shown(saved.config[key])}, but the network it holds has {key} "
+                    f"{cli.shown(saved.architecture[key])}")
         return saved.config
     # A checkpoint written by another program: its network is all we know of its run.
     return dict(hidden=saved.architecture["hidden"], loss=saved.architecture["loss"],

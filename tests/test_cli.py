@@ -272,6 +272,16 @@ def test_another_programs_network_of_any_head_predicts_without_naming_a_dataset(
         resolve("--load", "x.npz", saved=foreign)
 
 
+def test_a_long_saved_value_is_cut_short_in_its_refusal():
+    with pytest.raises(cli.UsageError) as error:
+        resolve("--load", "x.npz", saved=dict(SAVED, hidden=[64] * 200_000 + ["a"]))
+    assert str(error.value) == (
+        "argument --load: the run saved in 'x.npz' has hidden " + "64 " * 26 + "64... "
+        "(600,001 characters), which must be a whole number from 1 to 100000, got 'a'")
+    assert cli.shown([8, 16]) == "8 16" and cli.shown([]) == "[]" and cli.shown(0.5) == "0.5"
+    assert cli.shown("x" * 80) == "x" * 80  # the limit itself is shown whole
+
+
 def test_a_saved_network_without_hidden_layers_is_taken_as_it_is():
     # --hidden cannot say "none", but a checkpoint (another program's) can hold such a network.
     config = resolve("--load", "x.npz", "--predict", "new.csv",

@@ -516,6 +516,26 @@ def test_a_foreign_checkpoints_settings_are_its_architecture_and_dtype(tmp_path)
     assert experiment._saved_config(saved) == dict(hidden=[3], loss="mse", dtype="float64")
 
 
+@pytest.mark.parametrize("key, value, shown, held", [
+    ("hidden", [32], "32", "3"),
+    ("hidden", [], "[]", "3"),
+    ("loss", "mae", "mae", "mse"),
+])
+def test_settings_that_contradict_the_saved_network_are_refused_before_building_it(
+        tmp_path, key, value, shown, held):
+    net = network("mse", hidden=(3,), dtype=np.float64)
+    config = dict(cli.DEFAULTS, dataset="sine", loss="mse", hidden=[3])
+    saved = checkpoint.load(save(tmp_path / "f.npz", net, "mse", config=config))
+    assert experiment._saved_config(saved, tmp_path / "f.npz") == saved.config
+    saved.config[key] = value
+    with pytest.raises(cli.UsageError) as error:
+        experiment._saved_config(saved, "f.npz")
+    assert str(error.value) == (f"argument --load: the run saved in 'f.npz' has {key} {shown}, "
+                                f"but the network it holds has {key} {held}")
+    saved.config[key] = None  # not recorded: the network's own is taken
+    assert experiment._saved_config(saved, "f.npz") is saved.config
+
+
 def test_the_memory_refusal_says_how_much_is_allowed(monkeypatch):
     config = cli.resolve(cli.parse(["--hidden", "3", "--dtype", "float64"]))
     monkeypatch.setattr(experiment, "MAX_NETWORK_BYTES", 3 << 30)
@@ -524,7 +544,7 @@ def test_the_memory_refusal_says_how_much_is_allowed(monkeypatch):
     with pytest.raises(cli.UsageError) as error:
         experiment._trainees(config, types.SimpleNamespace(n_features=2), 4)
     assert str(error.value) == ("argument --hidden: a 2-3-4 network has 25 parameters and "
-                                "would need 100 GiB with its optimizer, more than 3")
+                                "would need 100 GiB with its optimizer, more than 3 GiB")
 
 
 def test_initial_weights_come_from_the_first_child_of_the_seed(monkeypatch):

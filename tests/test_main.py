@@ -884,6 +884,20 @@ def test_a_tampered_checkpoint_is_one_line_and_status_2(tmp_path, capsys, change
     assert len(err.splitlines()) == 1 and message in err and "Traceback" not in err
 
 
+def test_a_file_whose_settings_contradict_its_network_is_refused_before_any_building(
+        tmp_path, capsys, monkeypatch):
+    saved = tmp_path / "n.npz"
+    assert main.main([*SHORT, "--no-plot", "--save", str(saved), "--hidden", "5"]) == 0
+    capsys.readouterr()
+    # Settings that would build a network of gigabytes, in a file of kilobytes.
+    tampered(saved, hidden=[100000, 2000])
+    monkeypatch.setattr(experiment, "build", lambda *a, **k: pytest.fail("built a network"))
+    assert main.main(["--load", str(saved), "--epochs", "2", "--no-plot"]) == 2
+    assert capsys.readouterr().err == (
+        f"main.py: error: argument --load: the run saved in {str(saved)!r} has hidden "
+        "100000 2000, but the network it holds has hidden 5\n")
+
+
 def test_json_metrics_of_a_diverged_run_are_strict_json(tmp_path):
     path = tmp_path / "m.json"
     assert main.main([*SHORT, "--optimizer", "gd", "--learning-rate", "1e300", "--no-plot",
