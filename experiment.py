@@ -71,8 +71,9 @@ def run(args, stop=None):
     stop = interrupts.Stop() if stop is None else stop
     try:
         saved = checkpoint.load(args.load) if args.load is not None else None
-        config = cli.resolve(args, _saved_config(saved, args.load))
+        config = cli.resolve(args, _saved_config(saved))
         if saved is not None:
+            _check_settings_fit_network(config, saved, args.load)
             checkpoint.check_dtype(saved, np.dtype(config["dtype"]))
         _check_inputs_are_not_outputs(config)
         if config["predict"] is not None:
@@ -164,27 +165,30 @@ def _check_inputs_are_not_outputs(config):
                                      f"{in_flag}, which it would overwrite")
 
 
+def _check_settings_fit_network(config, saved, path):
+    """Refuse a saved run whose settings describe another network than the one it holds.
+
+    Checked before any network is built from the settings (hidden widths
+    and head): a file of a few kilobytes could otherwise have one of
+    gigabytes built before it is refused.
+    """
+    for key in ("hidden", "loss"):
+        if config[key] != saved.architecture[key]:
+            raise cli.UsageError(f"argument --load: the run saved in {str(path)!r} has {key} "
+                                 f"{cli.shown(config[key])}, but the network it holds has "
+                                 f"{key} {cli.shown(saved.architecture[key])}")
+
+
 def _usage_error(message):
     print(f"main.py: error: {message}", file=sys.stderr)
     return cli.EXIT_USAGE
 
 
-def _saved_config(saved, path=None):
-    """The saved run's configuration, or what the architecture says of a foreign file's.
-
-    The settings that describe the network (its hidden widths and its head)
-    must be those of the network the file holds: a file whose settings say
-    otherwise is refused here, before a network is built from them.
-    """
+def _saved_config(saved):
+    """The saved run's configuration, or what the architecture says of a foreign file's."""
     if saved is None:
         return None
     if saved.config is not None:
-        for key in ("hidden", "loss"):
-            if saved.config.get(key) not in (None, saved.architecture[key]):
-                raise cli.UsageError(
-                    f"argument --load: the run saved in {str(path)!r} has {key} "
-                    f"{cli.shown(saved.config[key])}, but the network it holds has {key} "
-                    f"{cli.shown(saved.architecture[key])}")
         return saved.config
     # A checkpoint written by another program: its network is all we know of its run.
     return dict(hidden=saved.architecture["hidden"], loss=saved.architecture["loss"],

@@ -896,6 +896,10 @@ def test_a_file_whose_settings_contradict_its_network_is_refused_before_any_buil
     assert capsys.readouterr().err == (
         f"main.py: error: argument --load: the run saved in {str(saved)!r} has hidden "
         "100000 2000, but the network it holds has hidden 5\n")
+    # Settings are read as their flags read them: "5" is the width 5 (as --hidden 5 is).
+    tampered(saved, hidden=["5"])
+    monkeypatch.undo()
+    assert main.main(["--load", str(saved), "--epochs", "0", "--no-plot"]) == 0
 
 
 def test_json_metrics_of_a_diverged_run_are_strict_json(tmp_path):
