@@ -1,5 +1,6 @@
 """The wiring of one run, called in-process on tiny settings: ``experiment.py`` and ``main.py``."""
 
+import json
 import logging
 import types
 from pathlib import Path
@@ -352,6 +353,22 @@ def test_optimizer_all_with_a_failed_comparison_keeps_the_rest_and_exits_3(
     assert f"wrote {plot}" not in captured.out
 
 
+def test_a_failed_comparison_counts_on_top_of_the_last_runs_own_failure(
+        tmp_path, capsys, monkeypatch, figures):
+    # The last optimizer's own figure fails, then the comparison: two failures, status 3.
+    last = list(registry.OPTIMIZERS)[-1]
+    drawn = plots.plot_training
+
+    def no_room(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(plots, "plot_training", lambda *args, **kwargs: (
+        no_room() if f"all-{last}." in Path(args[-1]).name else drawn(*args, **kwargs)))
+    monkeypatch.setattr(plots, "plot_comparison", no_room)
+    assert main.main([*TINY, "--optimizer", "all", "--plot", str(tmp_path / "all.png")]) == 3
+    assert capsys.readouterr().err.count("No space left on device") == 2
+
+
 def test_a_comparison_stopped_at_the_first_optimizer_still_reports_a_failed_figure(
         tmp_path, capsys, monkeypatch, figures):
     def no_room(*args, **kwargs):
@@ -564,6 +581,69 @@ def test_an_evaluation_rows_loss_is_its_data_loss_plus_its_penalty():
                                     dataset, 3)
     assert row["reg_loss"] > 0
     assert row["loss"] == row["data_loss"] + row["reg_loss"]
+
+
+def test_an_overflowing_network_is_evaluated_to_its_figures_without_a_warning():
+    # A loaded network may hold finite weights whose products overflow: the
+    # row shows what came out (inf, NaN), and NumPy's warnings (errors here) stay quiet.
+    dataset = data.spiral(samples=10, classes=3)
+    dataset.x_train, dataset.x_val = (dataset.x_train.astype(np.float32),
+                                      dataset.x_val.astype(np.float32))  # as a run has them
+    net = build(2, [4], 3, head("categorical"), dtype=np.float32)
+    hidden, output = net.trainable
+    hidden.weights[...] = 3e38                 # hidden units overflow to +inf (or 0 after ReLU)
+    output.weights[...] = [3e38, -3e38, 0.0]   # scores +inf, -inf, and inf * 0 = NaN
+    row = experiment.evaluation_row(net, types.SimpleNamespace(current_learning_rate=0.1),
+                                    dataset, 3)
+    assert np.isnan(row["loss"]) and np.isnan(row["val_loss"])
+
+
+def test_a_dropout_networks_masks_have_a_generator_of_their_own_named_dropout():
+    # The checkpoint saves each generator under its name, and going on restores it by name.
+    config = cli.resolve(cli.parse(["--hidden", "3", "--dropout", "0.2"]))
+    trainee = experiment._trainees(config, types.SimpleNamespace(n_features=2), 3)(
+        "adam", config["hyperparameters"])
+    dropout = next(layer for layer in trainee.network.layers if hasattr(layer, "rate"))
+    assert set(trainee.rngs) == {"shuffle", "dropout"} and trainee.rngs["dropout"] is dropout.rng
+    no_dropout = cli.resolve(cli.parse(["--hidden", "3"]))
+    assert set(experiment._trainees(no_dropout, types.SimpleNamespace(n_features=2), 3)(
+        "adam", no_dropout["hyperparameters"]).rngs) == {"shuffle"}
+
+
+def test_a_saved_value_beyond_the_runs_dtype_is_refused_naming_it(tmp_path, capsys):
+    net = network("categorical", hidden=(2,), n_outputs=3, dtype=np.float64)
+    net.trainable[0].weights[0, 0] = 1e300  # finite in float64, inf in float32
+    path = save(tmp_path / "n.npz", net, "categorical")
+    assert main.main(["--load", str(path), "--epochs", "0", "--samples", "5", "--no-plot",
+                      "--dtype", "float32"]) == 2
+    assert capsys.readouterr().err == (
+        "main.py: error: argument --load: dense0.weights holds 1e+300, beyond float32's "
+        "largest finite value 3.40282e+38\n")
+    # The saved dtype itself holds it.
+    assert main.main(["--load", str(path), "--epochs", "0", "--samples", "5", "--no-plot",
+                      "--dtype", "float64"]) == 0
+    capsys.readouterr()
+    # Every array of the file must fit, the state of an optimizer not taken up included.
+    net.trainable[0].weights[0, 0] = 1.0
+    adam = registry.build(registry.OPTIMIZERS["adam"])
+    adam.state(net.trainable[1].biases)["v"][...] = 1e300
+    with open(path, "wb") as file:
+        checkpoint.write(file, net, loss="categorical", epoch=0, optimizer=adam)
+    assert main.main(["--load", str(path), "--epochs", "0", "--samples", "5", "--no-plot",
+                      "--dtype", "float32", "--optimizer", "gd"]) == 2
+    assert capsys.readouterr().err == (
+        "main.py: error: argument --load: optimizer.dense1.biases.v holds 1e+300, beyond "
+        "float32's largest finite value 3.40282e+38\n")
+
+
+def test_the_configuration_is_logged_as_json_before_training(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    assert main.main([*TINY, "--no-plot", "--seed", "3", "--log-level", "info"]) == 0
+    first = messages(caplog)[0]
+    assert first.startswith("configuration: {")
+    config = json.loads(first.removeprefix("configuration: "))
+    assert config["seed"] == 3 and config["epochs"] == 2 and config["hidden"] == [2]
+    assert config["plot"] is None and config["optimizer"] == "adam"
 
 
 def test_loading_a_checkpoint_without_optimizer_state_says_a_fresh_one_starts(tmp_path,
