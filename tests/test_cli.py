@@ -1,3 +1,4 @@
+import argparse
 import re
 import subprocess
 import sys
@@ -292,8 +293,8 @@ def test_a_saved_network_without_hidden_layers_is_taken_as_it_is():
 def test_each_saved_item_of_a_list_flag_is_checked_as_the_flag_checks_it():
     # No list flag has choices today; one that does must not lose them for
     # its items when a saved run is read back.
-    flag = cli.argparse.ArgumentParser().add_argument("--widths", nargs="+", type=int,
-                                                      choices=[8, 16], metavar="W")
+    flag = argparse.ArgumentParser().add_argument("--widths", nargs="+", type=int,
+                                                  choices=[8, 16], metavar="W")
     assert cli._as_flag(flag, [16, 8]) == [16, 8]
     with pytest.raises(ValueError, match="^is not one of 8, 16$"):
         cli._as_flag(flag, [8, 32])
