@@ -33,6 +33,12 @@ class Dense:
     precision of the parameters (float64 unless asked otherwise).
     """
 
+    # The parameter protocol (see ``parameter_names``): what an optimizer
+    # trains, what weight decay shrinks, and what is saved but not trained.
+    parameters = ("weights", "biases")
+    decayed = ("weights",)
+    state = ()
+
     def __init__(self, n_inputs, n_neurons, weight_regularizer_l1=0.0,
                  weight_regularizer_l2=0.0, bias_regularizer_l1=0.0,
                  bias_regularizer_l2=0.0, *, rng=None, weight_scale=0.01, dtype=np.float64):
@@ -82,6 +88,40 @@ class Dense:
             self.dbiases += 2 * self.bias_regularizer_l2 * self.biases
         self.dinputs = dvalues @ self.weights.T if input_gradient else None
         return self.dinputs
+
+
+def parameter_names(layer):
+    """The names of the arrays an optimizer trains on ``layer``; () for none.
+
+    The parameter protocol: a trainable layer lists its parameter attributes
+    in a class attribute ``parameters`` (Dense: ("weights", "biases")), and
+    after ``backward`` the gradient of each is the attribute "d" + name
+    (``dweights``). ``decayed`` lists those that weight decay shrinks (the
+    weights, never the biases) and ``state`` the arrays that are saved and
+    restored but not trained (BatchNorm's running statistics). Generic code,
+    the optimizers, the gradient check and the checkpoint, reads these and
+    never asks which kind of layer it holds. A layer that declares nothing
+    but has ``weights`` (a layer written as the book writes them) is taken
+    to train ``weights`` and ``biases``.
+    """
+    declared = getattr(layer, "parameters", None)
+    if isinstance(declared, (tuple, list)):
+        return tuple(declared)
+    return ("weights", "biases") if hasattr(layer, "weights") else ()
+
+
+def decayed_names(layer):
+    """The parameters of ``layer`` that weight decay applies to (its weights)."""
+    declared = getattr(layer, "decayed", None)
+    if isinstance(declared, (tuple, list)):
+        return tuple(declared)
+    return tuple(name for name in parameter_names(layer) if name == "weights")
+
+
+def state_names(layer):
+    """The arrays of ``layer`` saved and restored with it but not trained; () for none."""
+    declared = getattr(layer, "state", None)
+    return tuple(declared) if isinstance(declared, (tuple, list)) else ()
 
 
 def _non_negative(name, value):
