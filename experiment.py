@@ -311,8 +311,8 @@ def train_one(config, dataset, trainee, start, stop, prefix=""):
 
     def on_log(row, _network):
         log.info(prefix + format_row(row, last_epoch))
-        for index, stats in enumerate(row.get("layers", ())):
-            log.debug("  dense%d  |W| %.4g  |dW| %.4g  |update|/|W| %.3g", index,
+        for name, stats in zip(network.trainable_names(), row.get("layers", ()), strict=False):
+            log.debug("  %s  |W| %.4g  |dW| %.4g  |update|/|W| %.3g", name,
                       stats["weight_norm"], stats["grad_norm"], stats["update_ratio"])
         if snapshots is not None:
             snapshots.append([array.copy() for _, array in network.parameters()])

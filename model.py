@@ -92,6 +92,11 @@ class Network:
     def regularization_loss(self):
         return sum(regularization_loss(layer) for layer in self.trainable)
 
+    def trainable_names(self):
+        """The names of the trainable layers ('dense0', 'batchnorm0', ...), as ``trainable``."""
+        return [name for layer, name in zip(self.layers, self.names, strict=True)
+                if parameter_names(layer)]
+
     def parameters(self):
         """(name, array) for every parameter, e.g. ('dense0.weights', W), ('batchnorm0.gamma', g).
 

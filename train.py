@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from layers import parameter_names
+
 log = logging.getLogger(__name__)
 
 COLUMNS = ("epoch", "loss", "data_loss", "reg_loss", "accuracy", "learning_rate",
@@ -82,7 +84,7 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
         try:
             for epoch in range(start + 1, last_epoch + 1):
                 planned_log = epoch == 1 or epoch % log_every == 0 or epoch == last_epoch
-                before = ([layer.weights.copy() for layer in network.trainable]
+                before = ([_first_parameter(layer).copy() for layer in network.trainable]
                           if layer_stats and planned_log else None)
                 row, seen = _epoch(network, optimizer, x, y, batch_size, rng, epoch, stop)
                 if before is not None:
@@ -179,13 +181,20 @@ def _epoch(network, optimizer, x, y, batch_size, rng, epoch, stop=None):
                 reg_loss=reg_loss, learning_rate=optimizer.current_learning_rate), seen
 
 
-def _layer_stats(dense_layers, weights_before):
+def _first_parameter(layer, prefix=""):
+    """A layer's first parameter (a Dense's weights, a BatchNorm's gamma), or its gradient."""
+    return getattr(layer, prefix + parameter_names(layer)[0])
+
+
+def _layer_stats(layers, weights_before):
+    """Per trainable layer: the norms of its first parameter, that one's gradient and update."""
     stats = []
-    for layer, before in zip(dense_layers, weights_before, strict=True):
+    for layer, before in zip(layers, weights_before, strict=True):
+        weights = _first_parameter(layer)
         norm_before = float(np.linalg.norm(before))
-        update = float(np.linalg.norm(layer.weights - before))
-        stats.append(dict(weight_norm=float(np.linalg.norm(layer.weights)),
-                          grad_norm=float(np.linalg.norm(layer.dweights)),
+        update = float(np.linalg.norm(weights - before))
+        stats.append(dict(weight_norm=float(np.linalg.norm(weights)),
+                          grad_norm=float(np.linalg.norm(_first_parameter(layer, "d"))),
                           update_ratio=update / norm_before if norm_before else math.inf))
     return stats
 
