@@ -44,6 +44,9 @@ HYPERPARAMETERS = {
                           "R"),
     "beta_1": Hyperparameter("--beta1", "fraction", "first-moment decay, in [0, 1)", "B1"),
     "beta_2": Hyperparameter("--beta2", "fraction", "second-moment decay, in [0, 1)", "B2"),
+    "weight_decay": Hyperparameter("--weight-decay", "non-negative",
+                                   "decoupled weight decay: each step first shrinks the "
+                                   "weights (not biases) by LR * WD * w", "WD"),
 }
 
 
@@ -106,7 +109,18 @@ OPTIMIZERS = {
     "adam": Optimizer("optimizers:Adam", "Adam: momentum and RMSProp, bias-corrected",
                       dict(learning_rate=0.07, decay=1e-4, epsilon=1e-7, beta_1=0.95,
                            beta_2=0.999), fused=True),
+    # Adam's tuned defaults, and torch.optim.AdamW's weight decay.
+    "adamw": Optimizer("optimizers:AdamW", "AdamW: Adam with decoupled weight decay on the "
+                       "weights", dict(learning_rate=0.07, decay=1e-4, epsilon=1e-7, beta_1=0.95,
+                                   beta_2=0.999, weight_decay=0.01), fused=True),
 }
+
+
+
+def _adam_alike(**settings):
+    """A dataset's defaults for Adam, and the same for AdamW (Adam with weight decay)."""
+    return dict(adam=settings, adamw=dict(settings))
+
 
 HEADS = {
     "categorical": Head("heads:Classes", "softmax + categorical crossentropy, one output "
@@ -128,14 +142,13 @@ DATASETS = {
     "sine": Dataset("data:sine", "nnfs sine wave: y = sin(2 pi x) on [0, 1), a regression",
                     "regression", options=("samples",),
                     defaults=dict(hidden=[64, 64], weight_scale=0.1, samples=1000),
-                    optimizer_defaults=dict(adam=dict(learning_rate=0.005, decay=1e-3,
-                                                      beta_1=0.9))),
+                    optimizer_defaults=_adam_alike(learning_rate=0.005, decay=1e-3, beta_1=0.9)),
     "digits": Dataset("data:digits", "scikit-learn's 1797 handwritten digits, 8x8 pixels "
                       "(needs scikit-learn)", "classes",
                       defaults=dict(hidden=[64], l2=5e-4, batch_size=32, epochs=30,
                                     log_every=1),
-                      optimizer_defaults=dict(adam=dict(learning_rate=0.005, decay=1e-3,
-                                                        beta_1=0.9),
+                      optimizer_defaults=dict(**_adam_alike(learning_rate=0.005, decay=1e-3,
+                                                                beta_1=0.9),
                                               gd=dict(learning_rate=0.05),
                                               adagrad=dict(learning_rate=0.1),
                                               rmsprop=dict(learning_rate=0.003))),
@@ -144,8 +157,7 @@ DATASETS = {
     "file": Dataset("data:user_data", "your own data, given with --data PATH", "classes",
                     options=("data",),
                     defaults=dict(hidden=[64], batch_size=32, epochs=200, log_every=10),
-                    optimizer_defaults=dict(adam=dict(learning_rate=0.005, decay=1e-3,
-                                                      beta_1=0.9))),
+                    optimizer_defaults=_adam_alike(learning_rate=0.005, decay=1e-3, beta_1=0.9)),
 }
 
 
@@ -221,6 +233,11 @@ def part(kind):
     if entry is None:
         raise ValueError(f"no layer or activation named {kind!r} is registered")
     return _resolve(entry.build)
+
+
+def build_schedule(name):
+    """The function of the schedule registered as ``name``."""
+    return _resolve(SCHEDULES[name].build)
 
 
 def kind_of(layer):

@@ -198,7 +198,7 @@ def test_the_help_shows_every_default_of_the_program():
     for key, default in cli.DEFAULTS.items():
         if default is None:  # said in words: "the full batch", "never stop early"...
             continue
-        shown = (" ".join(map(str, default)) if isinstance(default, list)
+        shown = ((" ".join(map(str, default)) or "none") if isinstance(default, list)
                  else f"{default:g}" if isinstance(default, float) else str(default))
         match = re.search(r"\(default: ([^;,)]*)", helps[key])
         assert match and match.group(1) == shown, (key, helps[key])

@@ -531,19 +531,24 @@ def test_an_output_that_is_an_input_is_refused_naming_both_flags(tmp_path):
 def test_a_foreign_checkpoints_settings_are_its_architecture_and_dtype(tmp_path):
     net = network("mse", hidden=(3,), dtype=np.float64)
     saved = checkpoint.load(save(tmp_path / "f.npz", net, "mse"))
-    assert experiment._saved_config(saved) == dict(hidden=[3], loss="mse", dtype="float64")
+    assert experiment._saved_config(saved) == dict(hidden=[3], loss="mse", dtype="float64",
+                                                   conv=[], norm=None, activation="relu")
 
 
 @pytest.mark.parametrize("key, value, shown, held", [
     ("hidden", [32], "32", "3"),
     ("hidden", [], "[]", "3"),
     ("loss", "mae", "mae", "mse"),
+    ("activation", "tanh", "tanh", "relu"),
+    ("conv", [8], "8", "[]"),
+    ("norm", "batchnorm", "batchnorm", "None"),
 ])
 def test_settings_that_contradict_the_saved_network_are_refused(tmp_path, key, value, shown,
                                                                  held):
     net = network("mse", hidden=(3,), dtype=np.float64)
     saved = checkpoint.load(save(tmp_path / "f.npz", net, "mse"))
-    config = dict(hidden=[3], loss="mse")
+    # A dense network has no kernel: any --kernel passes this check (cli refuses it alone).
+    config = dict(hidden=[3], loss="mse", activation="relu", conv=[], norm=None, kernel=5)
     experiment._check_settings_fit_network(config, saved, "f.npz")
     config[key] = value
     with pytest.raises(cli.UsageError) as error:
