@@ -217,9 +217,11 @@ def from_path(path, seed=0, validation=0.25):
     Images: ``PATH/<class>/<image>``, or the book's chapter-19 layout
     ``PATH/train/<class>/<image>`` and ``PATH/test/<class>/<image>``, whose
     train/ and test/ are then the training and validation parts as given.
-    Each image is read with Pillow, made greyscale and flattened row by
-    row; all must have the same size. The pixels are scaled as the book
-    does, (x - 127.5) / 127.5, expressed as the scaler mean = scale = 127.5.
+    Each image is read with Pillow, made greyscale, put on the 8-bit scale
+    0..255 by its own range (8-bit, 16-bit and floating-point images alike:
+    ``_open_image``) and flattened row by row; all must have the same size.
+    The pixels are then scaled as the book does, (x - 127.5) / 127.5,
+    expressed as the scaler mean = scale = 127.5.
 
     Without a given split, a seeded stratified ``validation`` part is held
     out (``split``). Class names are sorted, numerically when all are
@@ -423,7 +425,15 @@ def _regular_file(path):
 
 
 def _open_image(path):
-    """The image at path as greyscale pixels (height, width) uint8, or None if not an image."""
+    """The image at path as greyscale pixels (height, width) float32 on the 8-bit scale
+    0..255, or None if not an image.
+
+    Each kind of image is put on that scale by its own range, never saturated:
+    8-bit images (and colour or palette ones, made greyscale) as they are, 16-bit
+    ones (Pillow's modes I;16 and I) as v * 255 / 65535, floating-point ones
+    (mode F) as v * 255 for v in [0, 1]. Values outside their mode's range are
+    refused, naming the mode: a float image of 0..1000 has no scale to guess.
+    """
     import warnings
 
     from PIL import Image, UnidentifiedImageError  # here: only real images need Pillow
@@ -439,15 +449,42 @@ def _open_image(path):
             # Pillow only warns below twice its limit of 89 million pixels: refuse it all.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
-                return np.asarray(image.convert("L"))
+                return _grey_levels(image, path)
     except UnidentifiedImageError:
         return None
+    except DataError:  # a ValueError of our own, already one line
+        raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise DataError(f"{quoted(path)} is too large to read as an image (over "
                         f"{Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (OSError, SyntaxError, ValueError) as error:  # recognised, but unreadable
         reason = getattr(error, "strerror", None) or " ".join(str(error).split())
         raise DataError(f"{quoted(path)} cannot be read as an image: {reason}") from None
+
+
+# The range of each single-channel mode Pillow reads beyond 8 bits: (low, high, what it is).
+WIDE_MODES = {"I;16": (0, 65535, "16-bit"), "I;16L": (0, 65535, "16-bit"),
+              "I;16B": (0, 65535, "16-bit"), "I;16N": (0, 65535, "16-bit"),
+              "I": (0, 65535, "16-bit"), "F": (0.0, 1.0, "floating-point")}
+
+
+def _grey_levels(image, path):
+    """An open Pillow image as float32 grey levels 0..255 (see ``_open_image``)."""
+    if image.mode not in WIDE_MODES:
+        # 8 bits a channel: Pillow's greyscale conversion (L = 0.299 R + 0.587 G + 0.114 B).
+        return np.asarray(image.convert("L"), dtype=np.float32)
+    low, high, kind = WIDE_MODES[image.mode]
+    values = np.asarray(image, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.all() or (values.size and (values.min() < low or values.max() > high)):
+        shown = values[finite]
+        found = f"from {shown.min():g} to {shown.max():g}" if shown.size else "none finite"
+        if not finite.all():
+            found += " and some not finite"
+        raise DataError(f"{quoted(path)} is a {kind} image (mode {image.mode}) with values "
+                        f"{found}, outside {low:g} to {high:g}: save it with values in that "
+                        f"range, or as an 8-bit image")
+    return (values * (255 / high)).astype(np.float32)
 
 
 def _read_image(path):
@@ -494,9 +531,9 @@ def _class_images(folder, class_names):
 
 
 def _read_images(files):
-    """Pixels (N, height * width) uint8 of the image files, one row each, and (height, width)."""
+    """Pixels (N, height * width) float32 of the image files, one row each, and (height, width)."""
     first = _read_image(files[0])
-    pixels = np.empty((len(files), first.size), dtype=np.uint8)
+    pixels = np.empty((len(files), first.size), dtype=np.float32)
     for row, file in enumerate(files):
         image = first if row == 0 else _read_image(file)
         if image.shape != first.shape:

@@ -832,3 +832,59 @@ def test_an_error_that_names_no_file_is_reported_under_the_path_given(tmp_path, 
 
 def test_spiral_is_named_after_its_size():
     assert data.spiral(samples=5, classes=2).name == "spiral(5, 2)"
+
+
+# -- Images of every depth keep their values (issue 18, group 3) --------------------------------
+
+
+def _wide_image(path, values, mode=None):
+    """Save values as a single-channel image whose Pillow mode follows their dtype."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(values) if mode is None else Image.fromarray(values, mode=mode)
+    image.save(path)
+    return path
+
+
+@pytest.mark.parametrize("name, values, expected", [
+    ("deep.png", np.array([[0, 257], [32768, 65535]], dtype=np.uint16), [0, 1, 127.50195, 255]),
+    ("deep.tif", np.array([[0, 257], [32768, 65535]], dtype=np.uint16), [0, 1, 127.50195, 255]),
+    ("wide.tif", np.array([[0, 257], [32768, 65535]], dtype=np.int32), [0, 1, 127.50195, 255]),
+    ("float.tif", np.array([[0, 0.25], [0.5, 1]], dtype=np.float32), [0, 63.75, 127.5, 255]),
+])
+def test_16_bit_and_float_images_keep_their_values_scaled_by_their_own_range(
+        tmp_path, name, values, expected):
+    path = _wide_image(tmp_path / name, values)
+    _, x = data.prediction_inputs(path, 4, (2, 2))
+    np.testing.assert_allclose(x, [expected], rtol=1e-6)
+    assert len(np.unique(x)) == 4  # four grey levels stay four: nothing saturates
+
+
+def test_a_folder_of_16_bit_images_trains_on_their_values_not_on_one_grey(tmp_path):
+    for c, name in enumerate(("dark", "light")):
+        for k in range(4):
+            level = 1000 * (k + 1) + 30000 * c  # all above 255: saturated before, one grey
+            _wide_image(tmp_path / name / f"{k}.png", np.full((2, 2), level, dtype=np.uint16))
+    d = data.from_path(tmp_path, seed=0)
+    raw = np.concatenate([d.x_train, d.x_val]) * 127.5 + 127.5
+    assert len(np.unique(raw[:, 0])) == 8
+    np.testing.assert_allclose(np.sort(raw[:, 0])[[0, -1]], [1000 * 255 / 65535,
+                                                               34000 * 255 / 65535], rtol=1e-6)
+
+
+@pytest.mark.parametrize("values, found", [
+    (np.array([[0, 2], [0.5, 1000]], dtype=np.float32), "from 0 to 1000"),
+    (np.array([[0, np.nan], [0.5, 1]], dtype=np.float32), "from 0 to 1 and some not finite"),
+    (np.array([[-1, 0], [0.5, 1]], dtype=np.float32), "from -1 to 1"),
+])
+def test_a_float_image_outside_0_1_is_refused_naming_its_mode_and_range(tmp_path, values, found):
+    path = _wide_image(tmp_path / "f.tif", values)
+    assert _refused(path, 4, (2, 2), function=data.prediction_inputs) == (
+        f"'{path}' is a floating-point image (mode F) with values {found}, outside 0 to 1: "
+        "save it with values in that range, or as an 8-bit image")
+
+
+def test_a_32_bit_image_beyond_16_bits_is_refused_naming_its_mode(tmp_path):
+    path = _wide_image(tmp_path / "i.tif", np.array([[0, 70000], [1, 2]], dtype=np.int32))
+    assert _refused(path, 4, (2, 2), function=data.prediction_inputs) == (
+        f"'{path}' is a 16-bit image (mode I) with values from 0 to 70000, outside 0 to 65535: "
+        "save it with values in that range, or as an 8-bit image")
