@@ -61,6 +61,7 @@ class Trainee:
     network: object
     optimizer: object
     rngs: dict  # "shuffle" -> the mini-batch order, "dropout" -> the masks (when dropout is on)
+    failed: int = 0  # periodic checkpoints (--checkpoint-every) that could not be written
 
 
 def run(args, stop=None):
@@ -367,7 +368,8 @@ def run_one(config, dataset, trainee, start, stop, prefix=""):
         final = evaluation_row(trainee.network, trainee.optimizer, dataset, epoch)
     with stop.writing():
         written, failed = write_outputs(config, result, final, dataset, trainee, snapshots)
-    return Outcome(config["optimizer"], result, final, seconds, written, failed)
+    return Outcome(config["optimizer"], result, final, seconds, written,
+                   failed + bool(trainee.failed))
 
 
 def train_one(config, dataset, trainee, start, stop, prefix=""):
@@ -388,7 +390,14 @@ def train_one(config, dataset, trainee, start, stop, prefix=""):
         every = config["checkpoint_every"]
         if every and epoch % every == 0 and epoch != last_epoch:
             with stop.writing():
-                save_checkpoint(config, dataset, trainee, epoch, metrics=None)
+                try:
+                    save_checkpoint(config, dataset, trainee, epoch, metrics=None)
+                except outputs.OutputError as error:
+                    # Training goes on and the other outputs are written; the run ends in 3.
+                    if not trainee.failed:
+                        print(f"main.py: error: {error} (at epoch {epoch}; training goes on)",
+                              file=sys.stderr)
+                    trainee.failed += 1
 
     started = time.perf_counter()
     result = train(network, optimizer, dataset.x_train, dataset.y_train, dataset.x_val,
