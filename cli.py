@@ -53,7 +53,8 @@ DEFAULTS = dict(
 # the network and how it is trained, so that training continues as it was.
 INHERITED = ("dataset", "data", "samples", "classes", "loss", "hidden", "weight_scale",
              "dropout", "l1", "l2", "batch_size", "dtype", "seed", "optimizer", "log_every",
-             "activation", "init", "conv", "kernel", "norm", "schedule", "warmup", "clip_norm")
+             "activation", "init", "conv", "kernel", "norm", "schedule", "warmup", "clip_norm",
+             "patience", "min_delta")
 # The flags that choose the data, which a dataset takes or not (its registry "options").
 DATA_OPTIONS = ("samples", "classes", "data")
 # A saved network has these built in: a flag that contradicts the file is refused.

@@ -34,7 +34,16 @@ from gradcheck import check_network
 from layers import Dropout
 from metrics import record, write_metrics
 from model import build, specs
-from train import COMPLETED, DIVERGED, EARLY_STOPPED, INTERRUPTED, batches, columns, train
+from train import (
+    COMPLETED,
+    DIVERGED,
+    EARLY_STOPPED,
+    INTERRUPTED,
+    EarlyStopping,
+    batches,
+    columns,
+    train,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +71,7 @@ class Trainee:
     optimizer: object
     rngs: dict  # "shuffle" -> the mini-batch order, "dropout" -> the masks (when dropout is on)
     failed: int = 0  # periodic checkpoints (--checkpoint-every) that could not be written
+    early: object = None  # train.EarlyStopping with --patience: the best evaluation so far
 
 
 def run(args, stop=None):
@@ -170,8 +180,10 @@ def _trainees(config, dataset, n_outputs, start=0):
         if config["schedule"] != cli.DEFAULTS["schedule"]:  # one that needs the run's length
             total_steps = (start + config["epochs"]) * _steps_per_epoch(len(dataset.y_train),
                                                                          config["batch_size"])
+        early = (EarlyStopping(config["patience"], config["min_delta"])
+                 if config["patience"] else None)
         return Trainee(network, make_optimizer(optimizer_name, hyperparameters, config,
-                                               total_steps), rngs)
+                                               total_steps), rngs, early=early)
 
     return new_trainee
 
@@ -348,6 +360,12 @@ def resume(saved, trainee, config):
                       and saved.header["optimizer"]["name"] == config["optimizer"])
     checkpoint.restore(saved, trainee.network, trainee.optimizer if same_optimizer else None,
                        trainee.rngs)
+    state = saved.header["early_stopping"]
+    if trainee.early is not None and state is not None:
+        # --patience goes on counting from the saved run's best evaluation.
+        trainee.early.best_row, trainee.early.waited = state["best_row"], state["waited"]
+        trainee.early.best = {name: array.astype(config["dtype"])
+                              for name, array in saved.best.items()}
     log.info("loaded %s: a %s network trained for %d epochs", config["load"],
              trainee.network.describe(), saved.epoch)
     if saved.header["optimizer"] is None:
@@ -405,7 +423,8 @@ def train_one(config, dataset, trainee, start, stop, prefix=""):
                    batch_size=config["batch_size"], rng=trainee.rngs["shuffle"],
                    on_log=on_log, on_epoch=on_epoch,
                    layer_stats=log.isEnabledFor(logging.DEBUG), start=start,
-                   patience=config["patience"], min_delta=config["min_delta"], stop=stop)
+                   patience=config["patience"], min_delta=config["min_delta"], stop=stop,
+                   early_stopping=trainee.early)
     seconds = time.perf_counter() - started
     if result.epochs_done == 0:  # nothing trained: report the network as it stands
         result.epochs_done = start
@@ -445,9 +464,19 @@ def save_checkpoint(config, dataset, trainee, epoch, metrics, resumable=True):
                              optimizer=trainee.optimizer if resumable else None,
                              optimizer_name=config["optimizer"],
                              rngs=trainee.rngs if resumable else None, scaler=dataset.scaler,
-                             classes=dataset.class_names, image_shape=dataset.image_shape)
+                             classes=dataset.class_names, image_shape=dataset.image_shape,
+                             features=getattr(dataset, "feature_names", None),
+                             early_stopping=_early_state(trainee) if resumable else None)
 
     return outputs.write(config["save"], produce)
+
+
+def _early_state(trainee):
+    """What a checkpoint keeps of --patience: the best evaluation, its arrays, the count."""
+    early = trainee.early
+    if early is None or early.best_row is None:
+        return None
+    return dict(waited=early.waited, best_row=early.best_row, best=early.best)
 
 
 def write_outputs(config, result, final, dataset, trainee, snapshots):
