@@ -497,11 +497,12 @@ class Reshape:
     Forward:   Y = X reshaped to (N, *shape)    X: (N, prod(shape)), e.g. (N, 784)
     Backward:  dX = G reshaped to (N, prod(shape))
 
-    ``Reshape((1, 28, 28))`` turns MNIST rows into one-channel images.
+    ``Reshape((1, 28, 28))`` turns MNIST rows into one-channel images (a
+    list is taken as the tuple it spells, as a JSON file gives it back).
     """
 
     def __init__(self, shape):
-        if not isinstance(shape, tuple) or not shape:
+        if not isinstance(shape, (tuple, list)) or not shape:
             raise ValueError(f"Reshape: shape must be a non-empty tuple of whole numbers "
                              f">= 1, got {shape!r}")
         for size in shape:

@@ -767,7 +767,12 @@ def test_reshape_names_both_shapes_for_a_wrong_width(shape):
         Reshape((1, 2, 3)).forward(np.ones(shape))
 
 
-@pytest.mark.parametrize("shape", [[1, 28, 28], (), (1, 0, 3), (2, 2.0), 784, None])
+def test_reshape_takes_a_list_as_its_tuple():
+    assert repr(Reshape([1, 28, 28])) == "Reshape((1, 28, 28))"
+    assert Reshape([np.int64(2), 3]).shape == (2, 3)
+
+
+@pytest.mark.parametrize("shape", [(), [], (1, 0, 3), (2, 2.0), 784, None, "1, 2"])
 def test_reshape_rejects_a_bad_shape(shape):
     with pytest.raises(ValueError, match=re.escape(repr(shape))):
         Reshape(shape)
