@@ -691,6 +691,19 @@ def test_maxpool_disjoint_windows_written_equal_added(**shape):
     np.testing.assert_array_equal(pool.backward(upstream), added)
 
 
+@pytest.mark.parametrize("size", [16, 17])
+def test_maxpool_argmax_holds_every_offset_of_a_large_window(size):
+    # argmax is kept in the smallest unsigned type that holds size^2 - 1
+    # (uint8 up to 16 x 16): the last offset of a 17 x 17 window, 288, must not wrap.
+    x = np.zeros((1, 1, size, size))
+    x[0, 0, -1, -1] = 1.0
+    pool = MaxPool2D(size)
+    pool.forward(x)
+    assert pool.argmax[0, 0, 0, 0] == size * size - 1
+    assert pool.argmax.dtype == (np.uint8 if size == 16 else np.uint16)
+    np.testing.assert_array_equal(pool.backward(np.full((1, 1, 1, 1), 2.0)), 2 * x)
+
+
 def test_maxpool_stride_defaults_to_size():
     assert MaxPool2D(3).stride == 3 and MaxPool2D().size == 2
     assert MaxPool2D(3).forward(np.zeros((1, 1, 7, 6))).shape == (1, 1, 2, 2)
@@ -709,6 +722,20 @@ def test_maxpool_keeps_the_memory_order_it_is_given():
     np.testing.assert_array_equal(pool.argmax, argmax)
     np.testing.assert_array_equal(pool.backward(channels_last(upstream)), dx)
     assert pool.dinputs.transpose(0, 2, 3, 1).flags.c_contiguous
+
+
+@given(n=st.integers(1, 3), channels=st.integers(1, 3), size=st.integers(2, 6),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_maxpool_flatten_and_reshape_keep_dtype(n, channels, size, dtype):
+    x = np.linspace(-1, 1, n * channels * size * size, dtype=dtype)
+    images = Reshape((channels, size, size)).forward(x.reshape(n, -1))
+    pooled = MaxPool2D(2).forward(images)
+    rows = Flatten().forward(pooled)
+    assert images.dtype == pooled.dtype == rows.dtype == dtype
+    for layer, out in ((Flatten(), pooled), (MaxPool2D(2), images), (Reshape((size, size)),
+                                                                     x.reshape(-1, size * size))):
+        out = layer.forward(out)
+        assert layer.backward(np.ones_like(out)).dtype == dtype
 
 
 @pytest.mark.parametrize("pool, text", [(MaxPool2D(), "MaxPool2D(2)"),
@@ -891,6 +918,27 @@ def test_batchnorm_of_images_normalises_each_channel_over_batch_and_pixels():
     per_feature = BatchNorm(3, epsilon=1e-12).forward(x.transpose(0, 2, 3, 1).reshape(-1, 3),
                                                       training=True)
     np.testing.assert_allclose(out.transpose(0, 2, 3, 1).reshape(-1, 3), per_feature, rtol=1e-12)
+
+
+def test_batchnorm_of_a_constant_feature_gives_beta_without_a_warning():
+    layer = BatchNorm(2)
+    layer.beta = np.array([0.5, -1.0])
+    x = np.array([[3.0, 1.0], [3.0, 2.0], [3.0, 3.0]])
+    out = layer.forward(x, training=True)  # variance 0: x_hat = 0 / sqrt(epsilon)
+    np.testing.assert_array_equal(out[:, 0], [0.5, 0.5, 0.5])
+    dx = layer.backward(np.array([[1.0, 0.0], [2.0, 0.0], [4.0, 0.0]]))
+    # m G - sum(G) = [-4, -1, 5] over m sqrt(epsilon): finite, no NaN
+    np.testing.assert_allclose(dx[:, 0], np.array([-4.0, -1.0, 5.0]) / (3 * np.sqrt(1e-5)),
+                               rtol=1e-12)
+
+
+def test_batchnorm_of_a_large_offset_normalises_as_without_it():
+    # The variance is the mean of squared deviations (X - mu)^2, not
+    # mean(X^2) - mu^2, whose cancellation would lose every digit here.
+    x = np.random.default_rng(3).standard_normal((50, 3))
+    near = BatchNorm(3).forward(x, training=True)
+    far = BatchNorm(3).forward(x + 1e9, training=True)
+    np.testing.assert_allclose(far, near, atol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(1, 3), (1, 3, 1, 1)])
