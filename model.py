@@ -44,6 +44,13 @@ class Network:
         self.specs = None if specs is None else list(specs)
         self.trainable = [layer for layer in self.layers if parameter_names(layer)]
         self.names = _layer_names(self.layers)
+        # Where backward stops, worked out once (it runs every step): the first
+        # layer past a leading Reshape, and whether it can skip its input gradient.
+        first = 0
+        while first < len(self.layers) - 1 and self.names[first].startswith("reshape"):
+            first += 1
+        self._first = first
+        self._skips_input = "input_gradient" in _keywords(type(self.layers[first]).backward)
 
     def forward(self, x, y, training=False):
         """The mean data loss of (x, y); the head keeps its outputs in ``head.output``."""
@@ -60,13 +67,10 @@ class Network:
         its forward one.
         """
         grad = self.head.backward(y)
-        first = 0
-        while first < len(self.layers) - 1 and registry.kind_of(self.layers[first]) == "reshape":
-            first += 1
-        for layer in reversed(self.layers[first + 1:]):
+        for layer in reversed(self.layers[self._first + 1:]):
             grad = layer.backward(grad)
-        layer = self.layers[first]
-        if "input_gradient" in _keywords(type(layer).backward):
+        layer = self.layers[self._first]
+        if self._skips_input:
             layer.backward(grad, input_gradient=False)
         else:
             layer.backward(grad)
