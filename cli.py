@@ -533,6 +533,9 @@ def _check_combinations(args, config):
         raise UsageError(f"argument --animate: {str(args.animate)!r} must end in .gif")
     if args.checkpoint_every is not None and args.save is None:
         raise UsageError("argument --checkpoint-every: needs --save")
+    if config["schedule"] == "cosine" and args.decay is not None:
+        raise UsageError("argument --decay: does not apply to --schedule cosine, which falls "
+                         "to 0 over the run's steps by itself")
     if args.kernel is not None and not config["conv"]:
         raise UsageError("argument --kernel: needs --conv")
     if config["conv"] and config["kernel"] % 2 == 0:

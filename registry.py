@@ -37,7 +37,8 @@ HYPERPARAMETERS = {
     "learning_rate": Hyperparameter("--learning-rate", "positive", "initial learning rate",
                                     "LR"),
     "decay": Hyperparameter("--decay", "non-negative",
-                            "learning-rate decay: step t uses LR / (1 + decay * t)", "D"),
+                            "learning-rate decay: step t uses LR / (1 + decay * t), or "
+                            "LR * exp(-decay * t) with --schedule exponential", "D"),
     "momentum": Hyperparameter("--momentum", "fraction", "momentum, in [0, 1)", "M"),
     "epsilon": Hyperparameter("--epsilon", "non-negative", "added to the denominator", "E"),
     "rho": Hyperparameter("--rho", "fraction", "decay of the squared-gradient cache, in [0, 1)",
@@ -215,7 +216,7 @@ SCHEDULES = {
     "inverse": Schedule("optimizers:inverse", "LR / (1 + decay * t), the book's"),
     "exponential": Schedule("optimizers:exponential", "LR * exp(-decay * t)"),
     "cosine": Schedule("optimizers:cosine", "LR * (1 + cos(pi * t / T)) / 2, T the run's "
-                       "total steps"),
+                       "total steps (--decay does not apply)"),
 }
 
 # Which head tasks fit which dataset task, the first being the default.
