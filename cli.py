@@ -42,6 +42,8 @@ DEFAULTS = dict(
     samples=100,            # points per class: the book's spiral(100, 3)
     classes=3,
     data=None,              # --data PATH: the learner's own CSV file or image folder
+    header="auto",          # a CSV's first row is a header by data.py's stated rule
+    label_column=None,      # a header's "label" column, else the last
     patience=None,          # no early stopping
     min_delta=0.0,
     log_level="INFO",
@@ -53,7 +55,10 @@ DEFAULTS = dict(
 # the network and how it is trained, so that training continues as it was.
 INHERITED = ("dataset", "data", "samples", "classes", "loss", "hidden", "weight_scale",
              "dropout", "l1", "l2", "batch_size", "dtype", "seed", "optimizer", "log_every",
-             "activation", "init", "conv", "kernel", "norm", "schedule", "warmup", "clip_norm")
+             "activation", "init", "conv", "kernel", "norm", "schedule", "warmup", "clip_norm",
+             "header", "label_column")
+# How a file of --data is read: only datasets that take --data take these.
+READING = ("header", "label_column")
 # The flags that choose the data, which a dataset takes or not (its registry "options").
 DATA_OPTIONS = ("samples", "classes", "data")
 # A saved network has these built in: a flag that contradicts the file is refused.
@@ -283,9 +288,19 @@ def build_parser():
                         f"(default: {DEFAULTS['classes']})")
     g.add_argument("--data", type=_path, metavar="PATH",
                    help="your own data (--dataset file): a CSV file of numeric feature "
-                        "columns with the class in the last column (header optional), or a "
+                        "columns and a class column (the last, or see --label-column; a header "
+                        "optional: see --header), or a "
                         "folder with one subfolder of images per class (or train/ and test/ "
                         "folders of them)")
+    g.add_argument("--header", choices=("auto", "yes", "no"),
+                   help="with --data or --predict a CSV file: is its first row a header? "
+                        "auto: yes when every cell is a name (or its column's number from 0, "
+                        "as pandas writes it), no when every feature is a number, else "
+                        "refused until this flag says (default: auto)")
+    g.add_argument("--label-column", metavar="COLUMN",
+                   help="with --data a CSV file: the column of the classes: first, last, a "
+                        "number from 1 or a name in the header (default: a header's 'label' "
+                        "column, else the last)")
 
     g = p.add_argument_group("output")
     g.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
@@ -374,7 +389,8 @@ def resolve(args, saved=None):
     if saved is not None:
         # Other data keeps the saved network and training, not the saved data's size.
         base.update({key: saved[key] for key in INHERITED
-                     if key in saved and (same_data or key not in DATA_OPTIONS)})
+                     if key in saved and (same_data or key not in (*DATA_OPTIONS, *READING))
+                     and not (args.predict is not None and key in READING)})
     config = dict(base)
     config.update({key: value for key, value in given.items() if key in DEFAULTS})
 
@@ -383,6 +399,7 @@ def resolve(args, saved=None):
             raise UsageError(f"argument --{option}: does not apply to --dataset {dataset}")
         if option in entry.options and config[option] is None:
             raise UsageError(f"argument --dataset: {dataset} needs --{option}")
+    _check_reading(args, given, dataset, entry)
     tasks = registry.TASKS[entry.task]
     if config["loss"] is None:
         config["loss"] = next(name for name, head in registry.HEADS.items()
@@ -421,6 +438,21 @@ def resolve(args, saved=None):
         gradient_sample=args.gradient_sample, explain=args.explain, predict=args.predict,
         checkpoint_every=args.checkpoint_every)
     return config
+
+
+def _check_reading(args, given, dataset, entry):
+    """Refuse --header and --label-column where no CSV file is read by them."""
+    for key in READING:
+        if key not in given:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if args.predict is not None:
+            if key == "label_column":
+                raise UsageError(f"argument {flag}: the inputs of --predict have no label "
+                                 "column")
+        elif "data" not in entry.options:
+            raise UsageError(f"argument {flag}: does not apply to --dataset {dataset} (only "
+                             "to a CSV file of --data)")
 
 
 def _checked_settings(saved, path):

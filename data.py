@@ -255,7 +255,7 @@ def digits(seed=0, validation=0.25):
 
 
 def from_path(path, seed=0, validation=0.25, *, header="auto", label_column=None,
-              dtype=np.float64, check=None):
+              dtype=np.float64, check=None, scaler=None):
     """The learner's data: a CSV file, or a folder of images with one subfolder per class.
 
     CSV: numeric feature columns and a label column (a class name or a
@@ -279,7 +279,8 @@ def from_path(path, seed=0, validation=0.25, *, header="auto", label_column=None
 
     Without a given split, a seeded stratified ``validation`` part is held
     out (``split``). Features are standardised with the training part's
-    statistics into arrays of ``dtype``. Class names are sorted, numerically
+    statistics into arrays of ``dtype`` (a CSV file's with ``scaler`` instead,
+    when given: a loaded network's). Class names are sorted, numerically
     when all are numbers ("2" before "10"); labels index them. Files whose
     names start with "." are skipped. ``check(n_features, image_shape)``, if
     given, is called as soon as the first row or image shows the width, before
@@ -296,7 +297,8 @@ def from_path(path, seed=0, validation=0.25, *, header="auto", label_column=None
         if _open_image(path) is not None:
             raise DataError(f"{quoted(path)} is a single image: give a CSV file, or a folder "
                             f"with one subfolder of images per class")
-        return _csv_dataset(path, seed, validation, header, label_column, dtype, check)
+        return _csv_dataset(path, seed, validation, header, label_column, dtype, check,
+                            scaler)
 
 
 def prediction_inputs(path, n_features, image_shape=None, *, header="auto",
@@ -333,8 +335,8 @@ def prediction_inputs(path, n_features, image_shape=None, *, header="auto",
                 raise DataError(f"{quoted(file)} is an image, the model takes rows of "
                                 f"{n_features} features")
             if image.shape != tuple(image_shape):
-                raise DataError(f"{quoted(file)} is {_size(image.shape)} pixels, the model "
-                                f"takes {_size(image_shape)} images")
+                raise DataError(f"{quoted(file)} is {size_text(image.shape)} pixels, the "
+                                f"model takes {size_text(image_shape)} images")
             raw_x[row] = image.ravel()
     x = raw_x if scaler is None else standardise(raw_x, scaler)
     with np.errstate(over="ignore"):
@@ -357,7 +359,7 @@ def quoted(name):
     return f"'{text}'" if text.isprintable() else repr(text)
 
 
-def _size(shape):
+def size_text(shape):
     """(height, width) as "WxH", the way image sizes are written: (28, 30) -> "30x28"."""
     height, width = shape
     return f"{width}x{height}"
@@ -708,12 +710,14 @@ def _blocks(path, header, label_column, n_features=None):
                 rows = itertools.chain([(line, cells)], rows)
             else:
                 _check_width(layout, line, cells)
-            return layout, itertools.chain([_plain_block(layout, rows)],
-                                           _more_blocks(layout, pieces))
+            return layout, _more_blocks(layout, pieces, rows)
     raise DataError(f"{quoted(path)} is empty")
 
 
-def _more_blocks(layout, pieces):
+def _more_blocks(layout, pieces, first_rows):
+    # A generator: nothing past the first row is parsed until the caller asks, so
+    # that a check of the width refuses a file before the rest of it is read.
+    yield _plain_block(layout, first_rows)
     for first_line, piece in pieces:
         block = _fast_block(layout, piece, first_line)
         if block is None or (block.labels is not None and not _decodable(block)):
@@ -823,7 +827,7 @@ def _feature_order(layout, feature_names):
     return [layout.header.index(name) for name in names]
 
 
-def _csv_dataset(path, seed, validation, header, label_column, dtype, check):
+def _csv_dataset(path, seed, validation, header, label_column, dtype, check, scaler=None):
     """A Dataset from a CSV file: numeric features and a label column."""
     layout, blocks = _blocks(path, header, label_column)
     if check is not None:
@@ -844,7 +848,7 @@ def _csv_dataset(path, seed, validation, header, label_column, dtype, check):
     order = np.array([class_names.index(name) for name in index], dtype=np.int64)
     y = order[np.concatenate(parts)]
     _check_label_column(path, layout, y, len(class_names))
-    return _held_out(values.values, y, validation, seed, quoted(path), dtype=dtype,
+    return _held_out(values.values, y, validation, seed, quoted(path), scaler, dtype=dtype,
                      name=path.name, class_names=class_names, feature_names=layout.header
                      and layout.features(layout.header))
 
@@ -1012,8 +1016,8 @@ def _read_images(files, check=None):
     for row, file in enumerate(files):
         image = first if row == 0 else _read_image(file)
         if image.shape != first.shape:
-            raise DataError(f"{quoted(file)} is {_size(image.shape)} pixels, the others are "
-                            f"{_size(first.shape)}")
+            raise DataError(f"{quoted(file)} is {size_text(image.shape)} pixels, the others "
+                            f"are {size_text(first.shape)}")
         pixels[row] = image.ravel()
     return pixels, first.shape
 

@@ -269,19 +269,74 @@ def load_dataset(config, saved=None):
     """The configured data, in the configured dtype (labels stay integers).
 
     With a saved network that was trained on standardised features, the
-    features are standardised as it saw them: with the saved statistics.
+    features are standardised as it saw them: with the saved statistics. A
+    dataset read from ``--data`` is also read as ``--header`` and
+    ``--label-column`` say, and checked against the network (``_data_check``)
+    as soon as its first row or image shows the width, before the rest is read.
     """
     entry = registry.DATASETS[config["dataset"]]
     options = {key: config[key] for key in entry.options}
+    dtype = np.dtype(config["dtype"])
+    if "data" in entry.options:
+        options.update({key: config[key] for key in cli.READING}, dtype=dtype,
+                       check=_data_check(config, saved))
+        if saved is not None and saved.scaler is not None:
+            options["scaler"] = saved.scaler
     dataset = registry.build(entry, seed=config["seed"], **options)
     if saved is not None and saved.scaler is not None and dataset.scaler is not None:
         dataset = _rescaled(dataset, saved.scaler)
-    dtype = np.dtype(config["dtype"])
-    dataset.x_train, dataset.x_val = dataset.x_train.astype(dtype), dataset.x_val.astype(dtype)
+    # copy=False: a file's data arrives in the run's dtype already, and may be large.
+    dataset.x_train = dataset.x_train.astype(dtype, copy=False)
+    dataset.x_val = dataset.x_val.astype(dtype, copy=False)
     if dataset.task == "regression":
         dataset.y_train, dataset.y_val = (dataset.y_train.astype(dtype),
                                           dataset.y_val.astype(dtype))
     return dataset
+
+
+def _data_check(config, saved):
+    """``check(n_features, image_shape)`` for ``data.from_path``: refuses, before the file
+    is read further, data of another width than the loaded network's and a network too
+    large for the data's width."""
+    source = f"--data {data.quoted(config['data'])}"
+
+    def check(n_features, image_shape):
+        if saved is not None:
+            n_inputs = saved.architecture["n_inputs"]
+            saved_shape = saved.header["image_shape"]
+            loaded = f"argument --load: the network in {data.quoted(config['load'])}"
+            if n_inputs != n_features:
+                what = "pixels" if image_shape is not None else "features"
+                raise cli.UsageError(f"{loaded} takes {n_inputs} features; {source} has "
+                                     f"{n_features} {what} a sample")
+            if (saved.architecture["conv"] and image_shape is not None
+                    and tuple(saved_shape) != tuple(image_shape)):
+                raise cli.UsageError(f"{loaded} takes {data.size_text(saved_shape)} images; "
+                                     f"{source} has {data.size_text(image_shape)} images")
+        _check_network_size(config, n_features, image_shape)
+
+    return check
+
+
+def _check_network_size(config, n_features, image_shape):
+    """Refuse a network beyond MAX_NETWORK_BYTES for ``n_features`` inputs, counting one
+    output: a lower bound, known before the classes are (``_trainees`` checks it exactly)."""
+    shape = None if image_shape is None else (1, *image_shape)
+    if config["conv"] and shape is None:
+        return  # refused by _trainees: convolution needs images
+    try:
+        layer_specs = specs(n_features, config["hidden"], 1, conv=config["conv"],
+                            kernel=config["kernel"], image_shape=shape)
+    except ValueError:
+        return  # too many blocks for the images: _trainees says so, naming --conv
+    parameters = sum(_parameter_count(kind, settings) for kind, settings in layer_specs)
+    needed = 4 * parameters * np.dtype(config["dtype"]).itemsize
+    if needed > MAX_NETWORK_BYTES:
+        widths = "-".join(map(str, [n_features, *config["hidden"]]))
+        raise cli.UsageError(f"argument --hidden: a {widths}-... network for --data "
+                             f"{data.quoted(config['data'])} has at least {parameters:,} "
+                             f"parameters and would need {needed / 2**30:.0f} GiB or more with "
+                             f"its optimizer, more than {MAX_NETWORK_BYTES >> 30} GiB")
 
 
 def _rescaled(dataset, scaler):
@@ -300,7 +355,8 @@ def _rescaled(dataset, scaler):
 def _check_fits(saved, dataset, n_outputs, config):
     """Refuse a saved network that the configured data does not fit."""
     architecture = saved.architecture
-    source = f"--dataset {config['dataset']}"
+    source = (f"--data {data.quoted(config['data'])}" if config.get("data") is not None
+              else f"--dataset {config['dataset']}")
     if architecture["n_inputs"] != dataset.n_features:
         raise cli.UsageError(f"argument --load: the network takes {architecture['n_inputs']} "
                              f"features; {source} has {dataset.n_features}")
@@ -612,13 +668,15 @@ def predict(config, saved):
                     norm=architecture["norm"],
                     image_shape=(1, *image_shape) if architecture["conv"] else None)
     checkpoint.restore(saved, network)
-    names, raw = data.prediction_inputs(config["predict"], architecture["n_inputs"],
-                                        None if image_shape is None else tuple(image_shape))
-    x = raw if saved.scaler is None else data.standardise(raw, saved.scaler)
+    names, x = data.prediction_inputs(config["predict"], architecture["n_inputs"],
+                                      None if image_shape is None else tuple(image_shape),
+                                      header=config.get("header", cli.DEFAULTS["header"]),
+                                      feature_names=saved.header["features"],
+                                      scaler=saved.scaler, dtype=saved.dtype)
     # An input finite in float64 can overflow the network's float32, or its
     # layers: refused by name rather than answered with NaN.
     with np.errstate(over="ignore", invalid="ignore"):
-        results = network.outputs(x.astype(saved.dtype))
+        results = network.outputs(x)
     finite = np.isfinite(results).all(axis=1)
     if not finite.all():
         name = names[int(np.argmin(finite))]

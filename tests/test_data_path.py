@@ -1,8 +1,14 @@
 """Whole-program behaviour of the data path and its faults (issue 18), through main.main."""
 
 import errno
+import re
+
+import numpy as np
+import pytest
 
 import checkpoint
+import cli
+import experiment
 import main
 
 
@@ -26,3 +32,120 @@ def test_a_periodic_checkpoint_that_cannot_be_written_ends_in_3_with_the_rest_wr
                         "device (at epoch 2; training goes on)")
     assert len([line for line in lines if "at epoch" in line]) == 1  # one line, not one per try
     assert out.startswith("completed: 6/6 epochs")
+
+
+# -- Reading a CSV file as the flags say (--header, --label-column) and checking it early ------
+
+def write_rows(path, rows, header=None):
+    lines = ([header] if header is not None else []) + [",".join(map(str, r)) for r in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def blobs(n=40, seed=0, label_first=False):
+    """Rows of two features and a class: "a" near (-1, -1), "b" near (1, 1)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for index in range(n):
+        name, centre = ("a", -1.0) if index % 2 else ("b", 1.0)
+        x = [f"{v:.4f}" for v in centre + 0.3 * rng.standard_normal(2)]
+        rows.append([name, *x] if label_first else [*x, name])
+    return rows
+
+
+QUIET = ["--no-plot", "--log-level", "WARNING"]
+
+
+def test_header_flag_decides_a_first_row_the_rule_cannot(tmp_path, capsys):
+    # "NA" beside numbers: the rule cannot tell a header from a row with a gap.
+    path = write_rows(tmp_path / "na.csv", blobs(), header="NA,1.5,a")
+    assert main.main(["--data", str(path), "--epochs", "1", *QUIET]) == 2
+    err = capsys.readouterr().err
+    assert "line 1" in err and "--header yes or --header no" in err
+    assert main.main(["--data", str(path), "--epochs", "1", "--header", "yes", *QUIET]) == 0
+    assert "epochs" in capsys.readouterr().out
+    # Read as data, "NA" is named where it stands.
+    assert main.main(["--data", str(path), "--epochs", "1", "--header", "no", *QUIET]) == 2
+    assert "line 1, column 1: 'NA' is not a number" in capsys.readouterr().err
+
+
+def test_label_column_flag_reads_a_label_first_file_and_a_resumed_run_keeps_it(tmp_path,
+                                                                               capsys):
+    path = write_rows(tmp_path / "first.csv", blobs(label_first=True))
+    saved = tmp_path / "m.npz"
+    assert main.main(["--data", str(path), "--epochs", "30", "--label-column", "first",
+                      "--save", str(saved), *QUIET]) == 0
+    assert "validation accuracy 1.000" in capsys.readouterr().out
+    # Going on needs no flag: the saved run read its file with --label-column first.
+    assert main.main(["--load", str(saved), "--epochs", "1", *QUIET]) == 0
+    capsys.readouterr()
+    assert checkpoint.load(saved).config["label_column"] == "first"
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--header", "yes"], "argument --header: does not apply to --dataset spiral"),
+    (["--dataset", "digits", "--label-column", "2"],
+     "argument --label-column: does not apply to --dataset digits"),
+    (["--load", "m.npz", "--predict", "x.csv", "--label-column", "first"],
+     "argument --label-column: the inputs of --predict have no label column"),
+])
+def test_reading_flags_are_refused_where_they_do_not_apply(flags, message):
+    with pytest.raises(cli.UsageError, match="^" + re.escape(message)):
+        cli.resolve(cli.parse(flags))
+
+
+def test_load_with_data_of_another_width_names_both_flags_and_widths_before_reading_on(
+        tmp_path, capsys):
+    saved = tmp_path / "m.npz"
+    assert main.main(["--data", str(write_rows(tmp_path / "two.csv", blobs())),
+                      "--epochs", "1", "--save", str(saved), *QUIET]) == 0
+    capsys.readouterr()
+    # Three features, and a broken row later on: the width is refused first, from row 1.
+    rows = [[1, 2, 3, "a"], [4, 5, 6, "b"]] * 10 + [["x", "y"]]
+    wide = write_rows(tmp_path / "three.csv", rows)
+    assert main.main(["--load", str(saved), "--data", str(wide), *QUIET]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"main.py: error: argument --load: the network in '{saved}' takes 2 "
+                   f"features; --data '{wide}' has 3 features a sample\n")
+
+
+def test_a_network_too_large_for_the_data_is_refused_before_the_file_is_read(tmp_path,
+                                                                              monkeypatch,
+                                                                              capsys):
+    rows = [[1, 2, "a"], [3, 4, "b"]] * 5 + [["broken"]]
+    path = write_rows(tmp_path / "small.csv", rows)
+    monkeypatch.setattr(experiment, "MAX_NETWORK_BYTES", 10_000)
+    assert main.main(["--data", str(path), "--hidden", "100", "100", *QUIET]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("main.py: error: argument --hidden: a 2-100-100-... network for "
+                          f"--data '{path}' has at least 10,501 parameters")
+    assert len(err.splitlines()) == 1
+
+
+def test_predict_takes_columns_by_the_names_the_model_was_trained_on(tmp_path, monkeypatch,
+                                                                     capsys):
+    # The feature names as the lead's save_checkpoint writes them: the training header's.
+    write = checkpoint.write
+
+    def with_features(*args, **kwargs):
+        return write(*args, **dict(kwargs, features=["x1", "x2"]))
+
+    monkeypatch.setattr(checkpoint, "write", with_features)
+    data = write_rows(tmp_path / "train.csv", blobs(), header="x1,x2,label")
+    saved = tmp_path / "m.npz"
+    assert main.main(["--data", str(data), "--epochs", "30", "--save", str(saved), *QUIET]) == 0
+    capsys.readouterr()
+    ordered = write_rows(tmp_path / "ordered.csv", [[-1, -0.5], [1, 0.5]], header="x1,x2")
+    swapped = write_rows(tmp_path / "swapped.csv", [[-0.5, -1], [0.5, 1]], header="x2,x1")
+    answers = []
+    for path in (ordered, swapped):
+        assert main.main(["--load", str(saved), "--predict", str(path)]) == 0
+        answers.append([line.split()[1:] for line in capsys.readouterr().out.splitlines()])
+    assert answers[0] == answers[1] and [a[0] for a in answers[0]] == ["a", "b"]
+    other = write_rows(tmp_path / "other.csv", [[1, 2]], header="x1,x3")
+    assert main.main(["--load", str(saved), "--predict", str(other)]) == 2
+    err = capsys.readouterr().err
+    assert "no column 'x2'" in err and "'x3'" in err and len(err.splitlines()) == 1
+    # --header no reads a first row of names as... a row, and names the cell.
+    assert main.main(["--load", str(saved), "--predict", str(ordered), "--header", "no"]) == 2
+    assert "line 1, column 1: 'x1' is not a number" in capsys.readouterr().err
