@@ -8,6 +8,7 @@ program reads. Nothing here imports NumPy, so ``main.py --help`` stays fast.
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 import registry
@@ -109,6 +110,16 @@ def _path(text):
     if not text:
         raise argparse.ArgumentTypeError("must be a path, got ''")
     return Path(text)
+
+
+def _file_path(text):
+    """An argparse type for an output file: a path not ending in a separator, which names
+    a folder (``Path("dir/")`` is ``Path("dir")``: a file named dir would be written)."""
+    path = _path(text)
+    if text.endswith(("/", os.sep)) or text.endswith(("/.", "/..")) or text in (".", ".."):
+        raise argparse.ArgumentTypeError(f"must name a file, got the folder {text!r} (e.g. "
+                                          f"{str(path / 'name')!r} and its suffix)")
+    return path
 
 
 def whole_number(low, high=None):
@@ -311,17 +322,17 @@ def build_parser():
     g.add_argument("--log-every", type=positive_whole, metavar="N",
                    help="log and record every N epochs, and the first and last "
                         f"(default: {DEFAULTS['log_every']})")
-    g.add_argument("--metrics", type=_path, metavar="PATH",
+    g.add_argument("--metrics", type=_file_path, metavar="PATH",
                    help="write the logged epochs to PATH: CSV, or JSON if PATH ends in .json")
-    g.add_argument("--plot", type=_path, metavar="PATH",
+    g.add_argument("--plot", type=_file_path, metavar="PATH",
                    help="where to save the figure (default: plots/<optimizer>.png, or "
                         "plots/<dataset>-<optimizer>.png for a dataset other than the spiral)")
     g.add_argument("--no-plot", action="store_true", help="draw no figure")
     g.add_argument("--show", action="store_true", help="also open the figure in a window")
-    g.add_argument("--animate", type=_path, metavar="PATH.gif",
+    g.add_argument("--animate", type=_file_path, metavar="PATH.gif",
                    help="also write an animation of the network learning: one frame per "
                         "logged epoch (at most about 100)")
-    g.add_argument("--save", type=_path, metavar="PATH.npz",
+    g.add_argument("--save", type=_file_path, metavar="PATH.npz",
                    help="save the trained network (parameters and a JSON header)")
     g.add_argument("--load", type=_path, metavar="PATH.npz",
                    help="start from a saved network, with the saved run's settings for "
@@ -426,7 +437,7 @@ def resolve(args, saved=None):
     _check_combinations(args, config)
     plot = None
     if not (args.no_plot or args.predict or args.explain):
-        source = Path(config["data"]).stem if dataset == "file" else dataset
+        source = _data_name(config["data"]) if dataset == "file" else dataset
         plot = args.plot or Path("plots") / (
             f"{config['optimizer']}.png" if dataset == "spiral"
             else f"{source}-{config['optimizer']}.png")
@@ -453,6 +464,13 @@ def _check_reading(args, given, dataset, entry):
         elif "data" not in entry.options:
             raise UsageError(f"argument {flag}: does not apply to --dataset {dataset} (only "
                              "to a CSV file of --data)")
+
+
+def _data_name(data):
+    """The name of --data PATH in the default figure's name: "pets" for pets.csv, the
+    folder's own name for "." or "images/"."""
+    path = Path(os.path.abspath(data))
+    return path.stem or path.name or "data"
 
 
 def _checked_settings(saved, path):

@@ -191,7 +191,8 @@ def _steps_per_epoch(n, batch_size):
 
 
 def _check_inputs_are_not_outputs(config):
-    """Refuse an output that would overwrite an input (--save over --load is the exception)."""
+    """Refuse an output that would overwrite an input (--save over --load is the exception)
+    or be written inside an input folder."""
     # A --predict run writes nothing (cli refuses outputs beside it): only these can clash.
     inputs = {"--load": config["load"], "--data": config["data"]}
     planned = planned_outputs(config)
@@ -201,9 +202,15 @@ def _check_inputs_are_not_outputs(config):
         for out_flag, (out_path, _) in planned.items():
             if out_flag == "--save" and in_flag == "--load":
                 continue  # going on from a checkpoint and saving it again
-            if os.path.realpath(in_path) == os.path.realpath(out_path):
+            source, written = os.path.realpath(in_path), os.path.realpath(out_path)
+            if source == written:
                 raise cli.UsageError(f"argument {out_flag}: {str(out_path)!r} is the input of "
                                      f"{in_flag}, which it would overwrite")
+            if os.path.isdir(source) and written.startswith(os.path.join(source, "")):
+                # The next run would read it as data: an image, or a file that breaks it.
+                raise cli.UsageError(f"argument {out_flag}: {str(out_path)!r} is inside the "
+                                     f"folder of {in_flag} {str(in_path)!r}, which the next "
+                                     f"run would read as data; write it elsewhere")
 
 
 def _check_settings_fit_network(config, saved, path):

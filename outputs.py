@@ -2,7 +2,10 @@
 
 ``check`` runs before training and refuses, with one line naming the flag,
 any output that could not be written, so a run never fails at the end after
-all its work. It creates nothing. ``write`` then writes each output whole.
+all its work. It leaves nothing behind: it tries creating a file (or a
+folder, for missing parents) where the output will go and removes it at
+once, since permissions do not tell (root may not write in /proc either).
+``write`` then writes each output whole.
 
 What happens to whatever already exists at an output's path:
 
@@ -107,19 +110,41 @@ def _problem(path, kind):
         return f"{str(ancestor)!r} is not a directory"
     if not os.access(ancestor, os.W_OK | os.X_OK):
         return f"permission denied to create files in {str(ancestor)!r}"
+    return _probe(ancestor, target.parent != ancestor)
+
+
+def _probe(folder, make_folder):
+    """Why nothing can be created in ``folder``, found by creating (and at once removing)
+    a temporary folder or file there, or None.
+
+    Permissions do not tell: root may write anywhere, yet not in /proc, and no
+    one in a read-only mount. The probe is what ``write`` will do: a folder
+    (the missing parents) or the temporary file beside the target.
+    """
+    what = "a folder" if make_folder else "files"
+    try:
+        if make_folder:
+            os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".probe."))
+        else:
+            handle, name = tempfile.mkstemp(dir=folder, prefix=".probe.")
+            os.close(handle)
+            os.unlink(name)
+    except OSError as error:
+        return f"cannot create {what} in {str(folder)!r}: {_reason(error)}"
     return None
 
 
 def check(outputs):
-    """Before any training: refuse outputs that cannot be written; create nothing.
+    """Before any training: refuse outputs that cannot be written; leave nothing behind.
 
     ``outputs`` maps a flag to ``(path, kind)``, kind one of ``KINDS``, e.g.
     ``{"--plot": (Path("a.png"), "figure"), "--save": (Path("n.npz"), "checkpoint")}``.
     Raises ``ValueError("argument FLAG: cannot write 'PATH': REASON")`` for a
     figure suffix not in FIGURE_FORMATS, a gif not ending in .gif, an existing
     directory, socket or block device, a missing parent that cannot be
-    created (an existing non-directory on the way, or an ancestor the process
-    may not write into), or the same file given for two flags. Existing
+    created (an existing non-directory on the way, an ancestor the process
+    may not write into, or one where creating fails, as in /proc or a
+    read-only mount), or the same file given for two flags. Existing
     regular files, character devices and pipes are accepted.
     """
     seen = {}

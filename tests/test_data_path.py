@@ -149,3 +149,57 @@ def test_predict_takes_columns_by_the_names_the_model_was_trained_on(tmp_path, m
     # --header no reads a first row of names as... a row, and names the cell.
     assert main.main(["--load", str(saved), "--predict", str(ordered), "--header", "no"]) == 2
     assert "line 1, column 1: 'x1' is not a number" in capsys.readouterr().err
+
+
+# -- Group 14: output paths -----------------------------------------------------------------
+
+@pytest.mark.parametrize("flag", ["--save", "--metrics", "--plot", "--animate"])
+@pytest.mark.parametrize("text", ["out/", "out/.", "."])
+def test_an_output_naming_a_folder_is_refused_not_written_as_a_file(tmp_path, monkeypatch,
+                                                                    capsys, flag, text):
+    monkeypatch.chdir(tmp_path)
+    assert main.main(["--epochs", "1", "--samples", "5", flag, text]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"main.py: error: argument {flag}: must name a file, got the folder "
+                          f"'{text}'")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_default_figure_of_a_folder_given_as_dot_is_named_after_the_folder(tmp_path,
+                                                                                monkeypatch):
+    folder = tmp_path / "pets"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    for given in (".", "./", str(folder) + "/"):
+        config = cli.resolve(cli.parse(["--data", given]))
+        assert config["plot"].name == "pets-adam.png", given
+
+
+@pytest.mark.parametrize("flag, name", [("--plot", "cat/figure.png"), ("--save", "m.npz"),
+                                        ("--metrics", "dog/deeper/m.csv")])
+def test_an_output_inside_the_image_folder_of_data_is_refused(tmp_path, capsys, flag, name):
+    root = tmp_path / "images"
+    for label in ("cat", "dog"):
+        (root / label).mkdir(parents=True)
+    before = sorted(root.rglob("*"))
+    no_plot = ["--no-plot"] if flag != "--plot" else []
+    assert main.main(["--data", str(root), "--epochs", "1", *no_plot, flag,
+                      str(root / name)]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"main.py: error: argument {flag}: '{root / name}' is inside the folder of "
+                   f"--data '{root}', which the next run would read as data; write it "
+                   "elsewhere\n")
+    assert sorted(root.rglob("*")) == before
+
+
+@pytest.mark.parametrize("flag, path", [("--save", "/proc/x/y.npz"),
+                                        ("--plot", "/proc/no/dir/x.png"),
+                                        ("--metrics", "/proc/m.csv")])
+def test_an_output_whose_folder_cannot_be_created_is_refused_before_training(capsys, flag,
+                                                                              path):
+    assert main.main(["--epochs", "1", "--samples", "5", flag, path]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing trained
+    # Root may write anywhere by its permissions, yet creates nothing in /proc.
+    assert captured.err.startswith(f"main.py: error: argument {flag}: cannot write '{path}': ")
+    assert "'/proc'" in captured.err and len(captured.err.splitlines()) == 1

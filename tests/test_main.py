@@ -482,7 +482,8 @@ def stat_kind(path):
 @pytest.mark.parametrize("flags, message", [
     (["--plot", "out.txt"], "argument --plot: cannot write 'out.txt': unknown figure format"),
     (["--metrics", "x.png", "--plot", "x.png"], "is the same file as"),
-    (["--save", "."], "argument --save: cannot write '.': it is a directory"),
+    (["--save", "/tmp"], "argument --save: cannot write '/tmp': it is a directory"),
+    (["--save", "."], "argument --save: must name a file, got the folder '.'"),
 ])
 def test_outputs_are_checked_before_training(tmp_path, monkeypatch, capsys, flags, message):
     monkeypatch.chdir(tmp_path)

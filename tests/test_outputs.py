@@ -351,6 +351,33 @@ def test_check_creates_nothing_when_it_refuses(inside):
     assert listing(inside) == before
 
 
+def test_check_finds_a_folder_where_nothing_can_be_created_whatever_the_permissions_say(
+        inside, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: True)  # as root sees /proc
+    assert_refused({"--save": (Path("/proc/x/y.npz"), "checkpoint")}, "--save",
+                   "cannot write '/proc/x/y.npz': cannot create a folder in '/proc': ")
+    assert_refused({"--metrics": (Path("/proc/m.csv"), "metrics")}, "--metrics",
+                   "cannot write '/proc/m.csv': cannot create files in '/proc': ")
+
+
+def test_check_probes_where_the_output_goes_and_leaves_nothing(inside, monkeypatch):
+    made = []
+    for name in ("mkdtemp", "mkstemp"):
+        real = getattr(outputs.tempfile, name)
+
+        def spy(*args, real=real, name=name, **kwargs):
+            made.append((name, kwargs["dir"]))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(outputs.tempfile, name, spy)
+    Path("here").mkdir()
+    check({"--save": (Path("here/n.npz"), "checkpoint"),
+           "--metrics": (Path("here/a/b/m.csv"), "metrics")})
+    # A file beside an output whose folder exists; a folder where the missing ones go.
+    assert made == [("mkstemp", Path("here")), ("mkdtemp", Path("here"))]
+    assert listing(inside) == ["here"]
+
+
 def test_figure_formats_are_all_supported_by_matplotlib():
     import matplotlib
     matplotlib.use("Agg")
