@@ -15,6 +15,7 @@ file and what is wrong.
 
 import contextlib
 import csv
+import errno
 import io
 import itertools
 import math
@@ -357,6 +358,18 @@ def quoted(name):
     """A file name, cell or label quoted for a one-line message."""
     text = str(name)
     return f"'{text}'" if text.isprintable() else repr(text)
+
+
+def names_text(names, limit=10, longest=40):
+    """Names (classes, features) for a one-line message: each as written when printable,
+    else as Python writes it (no terminal escape reaches the screen), cut short when
+    long, at most ``limit`` of them and how many more."""
+    shown = []
+    for name in list(names)[:limit]:
+        text = str(name) if str(name).isprintable() else repr(str(name))
+        shown.append(text if len(text) <= longest else text[:longest] + "...")
+    more = len(names) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def size_text(shape):
@@ -890,11 +903,27 @@ def _prediction_rows(path, n_features, header, feature_names, scaler, dtype):
 def _regular_file(path):
     """True, or DataError: a pipe or a device would be read twice, or never end."""
     if not path.exists():
-        raise DataError(f"{quoted(path)} does not exist")
+        raise DataError(absent(path))
     if not path.is_file():
         raise DataError(f"{quoted(path)} is not a regular file (a pipe or a device?): "
                         "save it to a file first")
     return True
+
+
+def absent(path):
+    """Why a path that ``exists()`` denies is not there, in one line: a loop of symbolic
+    links or a link to nothing is not a file that "does not exist"."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return f"{quoted(path)} is a loop of symbolic links (it never reaches a file)"
+        if os.path.islink(path):
+            return (f"{quoted(path)} is a symbolic link to {quoted(os.readlink(path))}, "
+                    f"which does not exist")
+        if error.errno not in (errno.ENOENT, errno.ENOTDIR):
+            return f"{quoted(path)} cannot be read: {error.strerror}"
+    return f"{quoted(path)} does not exist"
 
 
 def _open_image(path):

@@ -290,6 +290,7 @@ def load_dataset(config, saved=None):
         if saved is not None and saved.scaler is not None:
             options["scaler"] = saved.scaler
     dataset = registry.build(entry, seed=config["seed"], **options)
+    _check_head_fits(config, saved, dataset)
     if saved is not None and saved.scaler is not None and dataset.scaler is not None:
         dataset = _rescaled(dataset, saved.scaler)
     # copy=False: a file's data arrives in the run's dtype already, and may be large.
@@ -299,6 +300,24 @@ def load_dataset(config, saved=None):
         dataset.y_train, dataset.y_val = (dataset.y_train.astype(dtype),
                                           dataset.y_val.astype(dtype))
     return dataset
+
+
+def _check_head_fits(config, saved, dataset):
+    """Refuse a head that the data's classes do not fit (binary on three classes), naming
+    the flag that chose it: --loss, or --load when the loaded network has it."""
+    try:
+        registry.build(registry.HEADS[config["loss"]]).n_outputs(dataset.n_classes)
+    except ValueError as error:
+        source = (f"--data {data.quoted(config['data'])}" if config.get("data") is not None
+                  else f"--dataset {config['dataset']}")
+        classes = (f": {data.names_text(dataset.class_names)}"
+                   if dataset.class_names is not None else "")
+        prefix = "argument --loss: "
+        if saved is not None and saved.architecture["loss"] == config["loss"]:
+            prefix = (f"argument --load: the network in {data.quoted(config['load'])} has "
+                      f"the {config['loss']} head: ")
+        raise cli.UsageError(f"{prefix}{error}; {source} has {dataset.n_classes} "
+                             f"classes{classes}") from None
 
 
 def _data_check(config, saved):
@@ -374,8 +393,8 @@ def _check_fits(saved, dataset, n_outputs, config):
     if saved_classes is not None and dataset.class_names is not None \
             and list(saved_classes) != list(dataset.class_names):
         raise cli.UsageError(f"argument --load: the network's classes are "
-                             f"{', '.join(saved_classes)}; {source} has "
-                             f"{', '.join(dataset.class_names)}")
+                             f"{data.names_text(saved_classes)}; {source} has "
+                             f"{data.names_text(dataset.class_names)}")
 
 
 def make_optimizer(name, hyperparameters, config=None, total_steps=None):
@@ -690,9 +709,11 @@ def predict(config, saved):
         raise data.DataError(f"{data.quoted(name)} has values too large for the network "
                              f"({saved.dtype.name}): its output is not finite")
     classes = saved.header["classes"]
-    width = max(len(name) for name in names)
+    # A file's name may hold anything: no terminal escape reaches the screen. The
+    # names are made one at a time: a list of a million rows' names would be large.
+    width = max(len(_printable(name)) for name in names)
     for name, output in zip(names, results, strict=True):
-        print(f"{name:{width}}  {_answer(head, output, classes)}")
+        print(f"{_printable(name):{width}}  {_answer(head, output, classes)}")
     return cli.EXIT_OK
 
 
@@ -706,10 +727,14 @@ def _answer(head, output, classes):
     else:
         index = int(np.argmax(output))
         probability = output[index]
-    label = classes[index] if classes else str(index)
-    if not label.isprintable():  # a name from a file: no terminal escapes reach the screen
-        label = repr(label)
+    label = _printable(classes[index] if classes else str(index))
     return f"{label}  (probability {probability:.3f})"
+
+
+def _printable(text):
+    """A name from a file as it is when printable, else as Python writes it: no terminal
+    escape reaches the screen."""
+    return text if text.isprintable() else repr(text)
 
 
 def format_row(row, epochs):

@@ -2,6 +2,9 @@
 
 import errno
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,3 +206,134 @@ def test_an_output_whose_folder_cannot_be_created_is_refused_before_training(cap
     # Root may write anywhere by its permissions, yet creates nothing in /proc.
     assert captured.err.startswith(f"main.py: error: argument {flag}: cannot write '{path}': ")
     assert "'/proc'" in captured.err and len(captured.err.splitlines()) == 1
+
+
+# -- Group 13: closed standard streams --------------------------------------------------------
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+
+
+def shell(command, tmp_path):
+    """main.py run by the shell, so that a stream can be closed with >&- or 2>&-."""
+    return subprocess.run(["bash", "-c", f"{sys.executable} main.py {command}"],
+                          cwd=REPOSITORY, capture_output=True, text=True, timeout=120)
+
+
+def test_a_closed_standard_output_writes_the_files_says_so_and_ends_in_141(tmp_path):
+    saved = tmp_path / "n.npz"
+    done = shell(f"--epochs 3 --samples 5 --no-plot --log-level WARNING --save {saved} >&-",
+                 tmp_path)
+    assert done.returncode == 141
+    assert saved.exists()  # the work is kept; only the report is lost
+    assert done.stderr == ("main.py: error: standard output is closed: the results could "
+                           "not be printed\n")
+
+
+def test_a_closed_standard_error_keeps_errors_out_of_standard_output(tmp_path):
+    refused = shell("--epochs 3 --samples 5 --no-plot --dataset sine --loss binary 2>&-",
+                    tmp_path)
+    assert refused.returncode == 2 and refused.stdout == ""
+    bad_flag = shell("--hidden 0 2>&-", tmp_path)
+    assert bad_flag.returncode == 2 and bad_flag.stdout == ""
+    ran = shell("--epochs 3 --samples 5 --no-plot 2>&-", tmp_path)  # logs at INFO: dropped
+    assert ran.returncode == 0 and ran.stdout.startswith("completed: 3/3 epochs")
+    assert len(ran.stdout.splitlines()) == 1
+
+
+def test_main_puts_the_standard_streams_back(monkeypatch):
+    monkeypatch.setattr(sys, "stdout", None)
+    monkeypatch.setattr(sys, "stderr", None)
+    monkeypatch.setattr(experiment, "run", lambda args, stop: print("answer") or 0)
+    assert main.main(["--no-plot"]) == 141  # the answer met a closed output
+    assert sys.stdout is None and sys.stderr is None
+
+
+# -- Group 12: names from a file never reach the terminal raw --------------------------------
+
+def test_class_names_from_a_csv_reach_no_terminal_raw_in_a_refusal(tmp_path, capsys):
+    saved = tmp_path / "m.npz"
+    assert main.main(["--data", str(write_rows(tmp_path / "ab.csv", blobs())), "--epochs",
+                      "1", "--save", str(saved), *QUIET]) == 0
+    capsys.readouterr()
+    escape = "\x1b[2J\x1b[31mred"
+    rows = [[x1, x2, escape if label == "a" else "b"] for x1, x2, label in blobs()]
+    other = write_rows(tmp_path / "escape.csv", rows)
+    assert main.main(["--load", str(saved), "--data", str(other), "--epochs", "0",
+                      *QUIET]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and len(err.splitlines()) == 1
+    assert err.endswith(f"has {escape!r}, b\n")
+
+
+def test_a_refusal_shows_ten_class_names_at_most_each_cut_short():
+    import data
+
+    names = [f"class{k}" for k in range(12)] + ["x" * 100]
+    assert data.names_text(names) == ", ".join(names[:10]) + " and 3 more"
+    assert data.names_text(["y" * 50, "\t"]) == "y" * 40 + "..., '\\t'"
+
+
+def test_a_prediction_names_an_image_file_without_its_escapes(tmp_path, capsys):
+    from PIL import Image
+
+    root = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for label in ("dark", "light"):
+        (root / label).mkdir(parents=True)
+        for k in range(6):
+            level = 40 if label == "dark" else 210
+            pixels = (level + rng.integers(0, 20, (4, 4))).astype(np.uint8)
+            Image.fromarray(pixels).save(root / label / f"{k}.png")
+    saved = tmp_path / "m.npz"
+    assert main.main(["--data", str(root), "--epochs", "20", "--save", str(saved),
+                      *QUIET]) == 0
+    capsys.readouterr()
+    inputs = tmp_path / "new"
+    inputs.mkdir()
+    Image.fromarray(np.full((4, 4), 220, np.uint8)).save(inputs / "\x1b[31mred.png")
+    assert main.main(["--load", str(saved), "--predict", str(inputs)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and out.startswith("'\\x1b[31mred.png'  light")
+
+
+# -- Group 11: messages that name the flag and the right thing ---------------------------------
+
+def test_a_binary_head_on_three_classes_is_refused_naming_loss_and_the_classes(tmp_path,
+                                                                               capsys):
+    rows = [[k, k + 1, "abc"[k % 3]] for k in range(12)]
+    path = write_rows(tmp_path / "three.csv", rows)
+    assert main.main(["--data", str(path), "--loss", "binary", *QUIET]) == 2
+    assert capsys.readouterr().err == (
+        f"main.py: error: argument --loss: binary crossentropy needs 2 classes, got 3; --data "
+        f"'{path}' has 3 classes: a, b, c\n")
+
+
+def test_a_loaded_binary_network_on_three_classes_is_refused_naming_load(tmp_path, capsys):
+    saved = tmp_path / "m.npz"
+    assert main.main(["--data", str(write_rows(tmp_path / "ab.csv", blobs())), "--epochs",
+                      "1", "--loss", "binary", "--save", str(saved), *QUIET]) == 0
+    capsys.readouterr()
+    rows = [[k, k + 1, "abc"[k % 3]] for k in range(12)]
+    path = write_rows(tmp_path / "three.csv", rows)
+    assert main.main(["--load", str(saved), "--data", str(path), *QUIET]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"main.py: error: argument --load: the network in '{saved}' has the "
+                          "binary head: binary crossentropy needs 2 classes, got 3")
+
+
+@pytest.mark.parametrize("flag", ["--data", "--predict"])
+def test_a_symlink_loop_and_a_dangling_link_are_called_what_they_are(tmp_path, capsys, flag):
+    saved = tmp_path / "m.npz"
+    assert main.main(["--data", str(write_rows(tmp_path / "ab.csv", blobs())), "--epochs",
+                      "1", "--save", str(saved), *QUIET]) == 0
+    capsys.readouterr()
+    loop, dangling = tmp_path / "loop.csv", tmp_path / "dangling.csv"
+    loop.symlink_to(loop)
+    dangling.symlink_to(tmp_path / "gone.csv")
+    load = ["--load", str(saved)] if flag == "--predict" else []
+    assert main.main([*load, flag, str(loop), *QUIET]) == 2
+    assert capsys.readouterr().err == (f"main.py: error: '{loop}' is a loop of symbolic links "
+                                       "(it never reaches a file)\n")
+    assert main.main([*load, flag, str(dangling), *QUIET]) == 2
+    assert capsys.readouterr().err == (f"main.py: error: '{dangling}' is a symbolic link to "
+                                       f"'{tmp_path / 'gone.csv'}', which does not exist\n")
