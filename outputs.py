@@ -180,12 +180,21 @@ def _remove(path):
 
 
 def _replace(target, produce):
-    """Produce a temporary file beside ``target``, then rename it onto ``target``.
+    """Write ``target`` durably and atomically, in four steps, each tested
+    (tests/test_outputs.py, "Durability"):
+
+    1. a temporary file beside ``target`` (the same filesystem, so the rename is
+       atomic), which ``produce`` writes and closes: its data has left Python's
+       buffers (flushed) when it returns;
+    2. fsync of the temporary file: its data is on disk before any name points to it;
+    3. rename onto ``target``: readers see the old file or the new, never a mix;
+    4. fsync of the folder: the rename itself (and any folder created for it)
+       survives a power cut.
 
     The temporary file's name holds the process id: one left behind by a
     process that was killed (``kill -9``) is removed by the next write.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_folders(target.parent)
     _remove_orphans(target)
     handle, temporary = tempfile.mkstemp(dir=target.parent,
                                          prefix=f".{target.name}.{os.getpid()}.",
@@ -195,11 +204,36 @@ def _replace(target, produce):
         produce(Path(temporary))
         os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp made it 0o600
         with open(temporary, "rb") as written:
-            os.fsync(written.fileno())  # the data is on disk before the name points to it
+            os.fsync(written.fileno())
         os.replace(temporary, target)
     except BaseException:
         _remove(temporary)
         raise
+    for folder in [target.parent, *(folder.parent for folder in created)]:
+        _fsync_folder(folder)
+
+
+def _make_folders(folder):
+    """Create ``folder`` and its missing parents; returns those created, deepest first."""
+    missing = []
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+    return missing
+
+
+def _fsync_folder(folder):
+    """Put a folder's entries (a rename, a new subfolder) on disk."""
+    handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(handle)
+    except OSError as error:
+        if error.errno != errno.EINVAL:  # a filesystem that cannot sync folders: nothing to do
+            raise
+    finally:
+        os.close(handle)
 
 
 def _remove_orphans(target):
