@@ -282,6 +282,7 @@ def load_dataset(config, saved=None):
     as soon as its first row or image shows the width, before the rest is read.
     """
     entry = registry.DATASETS[config["dataset"]]
+    _check_saved_data_path(config, saved)
     options = {key: config[key] for key in entry.options}
     dtype = np.dtype(config["dtype"])
     if "data" in entry.options:
@@ -300,6 +301,19 @@ def load_dataset(config, saved=None):
         dataset.y_train, dataset.y_val = (dataset.y_train.astype(dtype),
                                           dataset.y_val.astype(dtype))
     return dataset
+
+
+def _check_saved_data_path(config, saved):
+    """Refuse a --data path taken from the loaded run that is not there, saying where it
+    came from: the user may never have typed it in this folder."""
+    path = config.get("data")
+    if (path is None or saved is None or saved.config is None
+            or saved.config.get("data") != path or os.path.exists(path)):
+        return
+    relative = "" if os.path.isabs(path) else ", relative to the folder that run started in"
+    raise data.DataError(f"{data.absent(path)}: it is the --data of the run saved in "
+                         f"{data.quoted(config['load'])}{relative}; give --data PATH to "
+                         f"read the data from elsewhere")
 
 
 def _check_head_fits(config, saved, dataset):

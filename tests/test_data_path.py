@@ -337,3 +337,29 @@ def test_a_symlink_loop_and_a_dangling_link_are_called_what_they_are(tmp_path, c
     assert main.main([*load, flag, str(dangling), *QUIET]) == 2
     assert capsys.readouterr().err == (f"main.py: error: '{dangling}' is a symbolic link to "
                                        f"'{tmp_path / 'gone.csv'}', which does not exist\n")
+
+
+# -- Group 10: a loaded run's data path ----------------------------------------------------------
+
+def test_a_missing_csv_of_a_loaded_run_says_it_came_from_the_checkpoint(tmp_path, monkeypatch,
+                                                                         capsys):
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    monkeypatch.chdir(work)
+    write_rows(work / "pets.csv", blobs())
+    assert main.main(["--data", "pets.csv", "--epochs", "1", "--save", "m.npz", *QUIET]) == 0
+    capsys.readouterr()
+    monkeypatch.chdir(elsewhere)
+    saved = work / "m.npz"
+    assert main.main(["--load", str(saved), "--epochs", "0", *QUIET]) == 2
+    assert capsys.readouterr().err == (
+        f"main.py: error: 'pets.csv' does not exist: it is the --data of the run saved in "
+        f"'{saved}', relative to the folder that run started in; give --data PATH to read "
+        f"the data from elsewhere\n")
+    # --data says where it is now; --predict never needs it.
+    assert main.main(["--load", str(saved), "--epochs", "0", "--data",
+                      str(work / "pets.csv"), *QUIET]) == 0
+    new = write_rows(elsewhere / "new.csv", [[1, 1]])
+    assert main.main(["--load", str(saved), "--predict", str(new)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].split()[:2] == ["new.csv:1", "b"]
