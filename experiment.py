@@ -716,7 +716,7 @@ def predict(config, saved):
     # An input finite in float64 can overflow the network's float32, or its
     # layers: refused by name rather than answered with NaN.
     with np.errstate(over="ignore", invalid="ignore"):
-        results = network.outputs(x)
+        results = _outputs_in_steps(network, x)
     finite = np.isfinite(results).all(axis=1)
     if not finite.all():
         name = names[int(np.argmin(finite))]
@@ -729,6 +729,17 @@ def predict(config, saved):
     for name, output in zip(names, results, strict=True):
         print(f"{_printable(name):{width}}  {_answer(head, output, classes)}")
     return cli.EXIT_OK
+
+
+# Inputs answered at once by --predict: a million rows through a 64-wide layer at
+# once would take 256 MB per layer; this many take a few megabytes.
+PREDICT_ROWS = 4096
+
+
+def _outputs_in_steps(network, x):
+    """``network.outputs(x)``, PREDICT_ROWS rows at a time (each row's answer is its own)."""
+    steps = [network.outputs(x[k:k + PREDICT_ROWS]) for k in range(0, len(x), PREDICT_ROWS)]
+    return np.concatenate(steps) if len(steps) > 1 else steps[0]
 
 
 def _answer(head, output, classes):

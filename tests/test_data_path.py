@@ -363,3 +363,34 @@ def test_a_missing_csv_of_a_loaded_run_says_it_came_from_the_checkpoint(tmp_path
     new = write_rows(elsewhere / "new.csv", [[1, 1]])
     assert main.main(["--load", str(saved), "--predict", str(new)]) == 0
     assert capsys.readouterr().out.splitlines()[-1].split()[:2] == ["new.csv:1", "b"]
+
+
+# -- Memory: --predict answers in steps -------------------------------------------------------
+
+def test_predict_answers_in_steps_exactly_as_all_at_once(tmp_path, monkeypatch, capsys):
+    saved = tmp_path / "m.npz"
+    assert main.main(["--data", str(write_rows(tmp_path / "ab.csv", blobs())), "--epochs",
+                      "20", "--save", str(saved), *QUIET]) == 0
+    capsys.readouterr()
+    rows = np.random.default_rng(1).standard_normal((9, 2)).round(3).tolist()
+    new = write_rows(tmp_path / "new.csv", rows)
+    answers = []
+    for step in (len(rows), 2):  # all at once; in steps of 2, the last step short
+        monkeypatch.setattr(experiment, "PREDICT_ROWS", step)
+        assert main.main(["--load", str(saved), "--predict", str(new)]) == 0
+        answers.append(capsys.readouterr().out)
+    assert answers[0] == answers[1] and len(answers[0].splitlines()) == 9
+
+
+def test_outputs_in_steps_never_pass_more_rows_than_a_step(monkeypatch):
+    seen = []
+
+    class Network:
+        def outputs(self, x):
+            seen.append(len(x))
+            return x * 2
+
+    monkeypatch.setattr(experiment, "PREDICT_ROWS", 4)
+    x = np.arange(22.0).reshape(11, 2)
+    np.testing.assert_array_equal(experiment._outputs_in_steps(Network(), x), x * 2)
+    assert seen == [4, 4, 3]
