@@ -117,8 +117,7 @@ def _file_path(text):
     a folder (``Path("dir/")`` is ``Path("dir")``: a file named dir would be written)."""
     path = _path(text)
     if text.endswith(("/", os.sep)) or text.endswith(("/.", "/..")) or text in (".", ".."):
-        raise argparse.ArgumentTypeError(f"must name a file, got the folder {text!r} (e.g. "
-                                          f"{str(path / 'name')!r} and its suffix)")
+        raise argparse.ArgumentTypeError(f"must name a file, not a folder: got {text!r}")
     return path
 
 
@@ -410,7 +409,7 @@ def resolve(args, saved=None):
             raise UsageError(f"argument --{option}: does not apply to --dataset {dataset}")
         if option in entry.options and config[option] is None:
             raise UsageError(f"argument --dataset: {dataset} needs --{option}")
-    _check_reading(args, given, dataset, entry)
+    _check_reading(args, given, dataset, entry, given.get("data"))
     tasks = registry.TASKS[entry.task]
     if config["loss"] is None:
         config["loss"] = next(name for name, head in registry.HEADS.items()
@@ -451,7 +450,7 @@ def resolve(args, saved=None):
     return config
 
 
-def _check_reading(args, given, dataset, entry):
+def _check_reading(args, given, dataset, entry, data):
     """Refuse --header and --label-column where no CSV file is read by them."""
     for key in READING:
         if key not in given:
@@ -464,6 +463,9 @@ def _check_reading(args, given, dataset, entry):
         elif "data" not in entry.options:
             raise UsageError(f"argument {flag}: does not apply to --dataset {dataset} (only "
                              "to a CSV file of --data)")
+        elif data is not None and os.path.isdir(data):
+            raise UsageError(f"argument {flag}: does not apply to a folder of images, "
+                             f"--data {str(data)!r} (only to a CSV file)")
 
 
 def _data_name(data):

@@ -97,6 +97,13 @@ def test_reading_flags_are_refused_where_they_do_not_apply(flags, message):
         cli.resolve(cli.parse(flags))
 
 
+@pytest.mark.parametrize("flag, value", [("--header", "yes"), ("--label-column", "first")])
+def test_reading_flags_are_refused_for_a_folder_of_images(tmp_path, flag, value):
+    with pytest.raises(cli.UsageError, match="^" + re.escape(
+            f"argument {flag}: does not apply to a folder of images, --data '{tmp_path}'")):
+        cli.resolve(cli.parse(["--data", str(tmp_path), flag, value]))
+
+
 def test_load_with_data_of_another_width_names_both_flags_and_widths_before_reading_on(
         tmp_path, capsys):
     saved = tmp_path / "m.npz"
@@ -163,8 +170,8 @@ def test_an_output_naming_a_folder_is_refused_not_written_as_a_file(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     assert main.main(["--epochs", "1", "--samples", "5", flag, text]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"main.py: error: argument {flag}: must name a file, got the folder "
-                          f"'{text}'")
+    assert err == (f"main.py: error: argument {flag}: must name a file, not a folder: got "
+                   f"'{text}' (see --help)\n")
     assert list(tmp_path.iterdir()) == []
 
 

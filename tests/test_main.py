@@ -483,7 +483,7 @@ def stat_kind(path):
     (["--plot", "out.txt"], "argument --plot: cannot write 'out.txt': unknown figure format"),
     (["--metrics", "x.png", "--plot", "x.png"], "is the same file as"),
     (["--save", "/tmp"], "argument --save: cannot write '/tmp': it is a directory"),
-    (["--save", "."], "argument --save: must name a file, got the folder '.'"),
+    (["--save", "."], "argument --save: must name a file, not a folder: got '.'"),
 ])
 def test_outputs_are_checked_before_training(tmp_path, monkeypatch, capsys, flags, message):
     monkeypatch.chdir(tmp_path)
