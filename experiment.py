@@ -292,6 +292,7 @@ def load_dataset(config, saved=None):
             options["scaler"] = saved.scaler
     dataset = registry.build(entry, seed=config["seed"], **options)
     _check_head_fits(config, saved, dataset)
+    _check_feature_names(config, saved, dataset)
     if saved is not None and saved.scaler is not None and dataset.scaler is not None:
         dataset = _rescaled(dataset, saved.scaler)
     # copy=False: a file's data arrives in the run's dtype already, and may be large.
@@ -314,6 +315,19 @@ def _check_saved_data_path(config, saved):
     raise data.DataError(f"{data.absent(path)}: it is the --data of the run saved in "
                          f"{data.quoted(config['load'])}{relative}; give --data PATH to "
                          f"read the data from elsewhere")
+
+
+def _check_feature_names(config, saved, dataset):
+    """Refuse data whose header names other columns, or the same in another order, than
+    those the loaded network was trained on: the same width is not the same features."""
+    trained = None if saved is None else saved.header["features"]
+    names = getattr(dataset, "feature_names", None)
+    if trained is None or names is None or list(trained) == list(names):
+        return
+    order = " (the same, in another order)" if sorted(trained) == sorted(names) else ""
+    raise cli.UsageError(f"argument --load: the network in {data.quoted(config['load'])} was "
+                         f"trained on the columns {data.names_text(trained)}; --data "
+                         f"{data.quoted(config['data'])} has {data.names_text(names)}{order}")
 
 
 def _check_head_fits(config, saved, dataset):

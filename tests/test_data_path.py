@@ -401,3 +401,25 @@ def test_outputs_in_steps_never_pass_more_rows_than_a_step(monkeypatch):
     x = np.arange(22.0).reshape(11, 2)
     np.testing.assert_array_equal(experiment._outputs_in_steps(Network(), x), x * 2)
     assert seen == [4, 4, 3]
+
+
+def test_load_with_data_whose_header_names_other_columns_is_refused_naming_both(
+        tmp_path, monkeypatch, capsys):
+    write = checkpoint.write  # the feature names as the lead's save_checkpoint writes them
+    monkeypatch.setattr(checkpoint, "write",
+                        lambda *args, **kwargs: write(*args, **dict(kwargs, features=["x1", "x2"])))
+    saved = tmp_path / "m.npz"
+    assert main.main(["--data", str(write_rows(tmp_path / "a.csv", blobs(), "x1,x2,label")),
+                      "--epochs", "1", "--save", str(saved), *QUIET]) == 0
+    capsys.readouterr()
+    for header, said in (("x2,x1,label", "x2, x1 (the same, in another order)"),
+                         ("height,x2,label", "height, x2")):
+        other = write_rows(tmp_path / "b.csv", blobs(), header)
+        assert main.main(["--load", str(saved), "--data", str(other), "--epochs", "1",
+                          *QUIET]) == 2
+        assert capsys.readouterr().err == (
+            f"main.py: error: argument --load: the network in '{saved}' was trained on the "
+            f"columns x1, x2; --data '{other}' has {said}\n")
+    # Without a header, the columns are taken as they stand.
+    plain = write_rows(tmp_path / "c.csv", blobs())
+    assert main.main(["--load", str(saved), "--data", str(plain), "--epochs", "1", *QUIET]) == 0
