@@ -554,7 +554,7 @@ _POWERS = 10.0 ** np.arange(_FAST_DIGITS + 1)  # exact in float64 (up to 10^22 a
 def _fast_block(layout, piece, first_line):
     """A _Block from a piece of plain rows, vectorised; None when the piece is not plain.
 
-    Plain: no quotes, carriage returns, blank lines or spaces; every row of
+    Plain: no quotes, lone carriage returns, blank lines or spaces; every row of
     the file's width; every feature cell a number made of digits, ".", signs
     and "e" only. The bytes are looked at whole-array at a time, never cell by
     cell in Python, and the numbers come out equal to float(cell) to the last
@@ -570,8 +570,14 @@ def _fast_block(layout, piece, first_line):
     ``_plain_block``, which also names what is wrong. Returns a _Block of
     float64 values (rows, features), labels as bytes (or None) and lines.
     """
-    if b'"' in piece or b"\r" in piece:
+    if b'"' in piece:
         return None
+    if b"\r" in piece:
+        # Windows line ends (Excel's CSV): each one line, as "\n" is. A lone "\r" (old
+        # Mac files) is for the csv module.
+        piece = piece.replace(b"\r\n", b"\n")
+        if b"\r" in piece:
+            return None
     a = np.frombuffer(piece, dtype=np.uint8)
     if len(a) == 0 or a[-1] != 10 or a[0] == 10:
         return None

@@ -1020,6 +1020,16 @@ def test_the_fast_parser_gives_float_of_each_cell_to_the_last_bit(layout, short)
     np.testing.assert_array_equal(fast.lines, plain.lines)
 
 
+def test_windows_line_ends_take_the_fast_way_with_the_same_numbers_and_lines():
+    layout = _data_layout(3, 2)
+    unix = data._fast_block(layout, b"1.25,-3,a\n0.5,7,b\n", 4)
+    windows = data._fast_block(layout, b"1.25,-3,a\r\n0.5,7,b\r\n", 4)
+    np.testing.assert_array_equal(windows.x, unix.x)
+    assert windows.labels == unix.labels == [b"a", b"b"]
+    np.testing.assert_array_equal(windows.lines, [4, 5])
+    assert data._fast_block(layout, b"1.25,-3,a\r0.5,7,b\r\n", 4) is None  # a lone \r
+
+
 def test_short_decimals_take_the_clinger_path_and_others_the_text_parser(monkeypatch):
     calls = []
     for name in ("_short_decimals", "_decimal_text"):
