@@ -208,9 +208,11 @@ def _check_inputs_are_not_outputs(config):
                                      f"{in_flag}, which it would overwrite")
             if os.path.isdir(source) and written.startswith(os.path.join(source, "")):
                 # The next run would read it as data: an image, or a file that breaks it.
+                fix = ("give --plot PATH outside it, or --no-plot"
+                       if out_flag.startswith("--plot") else "write it elsewhere")
                 raise cli.UsageError(f"argument {out_flag}: {str(out_path)!r} is inside the "
                                      f"folder of {in_flag} {str(in_path)!r}, which the next "
-                                     f"run would read as data; write it elsewhere")
+                                     f"run would read as data; {fix}")
 
 
 def _check_settings_fit_network(config, saved, path):

@@ -176,13 +176,20 @@ def test_an_output_naming_a_folder_is_refused_not_written_as_a_file(tmp_path, mo
 
 
 def test_the_default_figure_of_a_folder_given_as_dot_is_named_after_the_folder(tmp_path,
-                                                                                monkeypatch):
+                                                                                monkeypatch,
+                                                                                capsys):
     folder = tmp_path / "pets"
     folder.mkdir()
     monkeypatch.chdir(folder)
     for given in (".", "./", str(folder) + "/"):
         config = cli.resolve(cli.parse(["--data", given]))
         assert config["plot"].name == "pets-adam.png", given
+    # There, inside the images, it would be read as data by the next run.
+    assert main.main(["--data", ".", "--epochs", "1"]) == 2
+    assert capsys.readouterr().err == (
+        "main.py: error: argument --plot: 'plots/pets-adam.png' is inside the folder of "
+        "--data '.', which the next run would read as data; give --plot PATH outside it, or "
+        "--no-plot\n")
 
 
 @pytest.mark.parametrize("flag, name", [("--plot", "cat/figure.png"), ("--save", "m.npz"),
@@ -196,9 +203,10 @@ def test_an_output_inside_the_image_folder_of_data_is_refused(tmp_path, capsys, 
     assert main.main(["--data", str(root), "--epochs", "1", *no_plot, flag,
                       str(root / name)]) == 2
     err = capsys.readouterr().err
+    fix = "give --plot PATH outside it, or --no-plot" if flag == "--plot" else \
+        "write it elsewhere"
     assert err == (f"main.py: error: argument {flag}: '{root / name}' is inside the folder of "
-                   f"--data '{root}', which the next run would read as data; write it "
-                   "elsewhere\n")
+                   f"--data '{root}', which the next run would read as data; {fix}\n")
     assert sorted(root.rglob("*")) == before
 
 
