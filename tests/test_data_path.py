@@ -431,3 +431,19 @@ def test_load_with_data_whose_header_names_other_columns_is_refused_naming_both(
     # Without a header, the columns are taken as they stand.
     plain = write_rows(tmp_path / "c.csv", blobs())
     assert main.main(["--load", str(saved), "--data", str(plain), "--epochs", "1", *QUIET]) == 0
+
+
+def test_images_too_large_for_the_network_are_refused_after_the_first_one(tmp_path,
+                                                                           monkeypatch, capsys):
+    from PIL import Image
+
+    root = tmp_path / "photos"
+    for label in ("a", "b"):
+        (root / label).mkdir(parents=True)
+        Image.fromarray(np.zeros((40, 30), np.uint8)).save(root / label / "0.png")
+        (root / label / "1.png").write_bytes(b"not an image: never read")
+    monkeypatch.setattr(experiment, "MAX_NETWORK_BYTES", 10_000)
+    assert main.main(["--data", str(root), *QUIET]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("main.py: error: argument --hidden: a 1200-64-... network for --data "
+                          f"'{root}' has at least ")
