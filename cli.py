@@ -8,6 +8,7 @@ program reads. Nothing here imports NumPy, so ``main.py --help`` stays fast.
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 import registry
@@ -42,6 +43,8 @@ DEFAULTS = dict(
     samples=100,            # points per class: the book's spiral(100, 3)
     classes=3,
     data=None,              # --data PATH: the learner's own CSV file or image folder
+    header="auto",          # a CSV's first row is a header by data.py's stated rule
+    label_column=None,      # a header's "label" column, else the last
     patience=None,          # no early stopping
     min_delta=0.0,
     log_level="INFO",
@@ -54,7 +57,9 @@ DEFAULTS = dict(
 INHERITED = ("dataset", "data", "samples", "classes", "loss", "hidden", "weight_scale",
              "dropout", "l1", "l2", "batch_size", "dtype", "seed", "optimizer", "log_every",
              "activation", "init", "conv", "kernel", "norm", "schedule", "warmup", "clip_norm",
-             "patience", "min_delta")
+             "patience", "min_delta", "header", "label_column")
+# How a file of --data is read: only datasets that take --data take these.
+READING = ("header", "label_column")
 # The flags that choose the data, which a dataset takes or not (its registry "options").
 DATA_OPTIONS = ("samples", "classes", "data")
 # A saved network has these built in: a flag that contradicts the file is refused.
@@ -105,6 +110,15 @@ def _path(text):
     if not text:
         raise argparse.ArgumentTypeError("must be a path, got ''")
     return Path(text)
+
+
+def _file_path(text):
+    """An argparse type for an output file: a path not ending in a separator, which names
+    a folder (``Path("dir/")`` is ``Path("dir")``: a file named dir would be written)."""
+    path = _path(text)
+    if text.endswith(("/", os.sep)) or text.endswith(("/.", "/..")) or text in (".", ".."):
+        raise argparse.ArgumentTypeError(f"must name a file, not a folder: got {text!r}")
+    return path
 
 
 def whole_number(low, high=None):
@@ -284,9 +298,19 @@ def build_parser():
                         f"(default: {DEFAULTS['classes']})")
     g.add_argument("--data", type=_path, metavar="PATH",
                    help="your own data (--dataset file): a CSV file of numeric feature "
-                        "columns with the class in the last column (header optional), or a "
+                        "columns and a class column (the last, or see --label-column; a header "
+                        "optional: see --header), or a "
                         "folder with one subfolder of images per class (or train/ and test/ "
                         "folders of them)")
+    g.add_argument("--header", choices=("auto", "yes", "no"),
+                   help="with --data or --predict a CSV file: is its first row a header? "
+                        "auto: yes when every cell is a name (or its column's number from 0, "
+                        "as pandas writes it), no when every feature is a number, else "
+                        "refused until this flag says (default: auto)")
+    g.add_argument("--label-column", metavar="COLUMN",
+                   help="with --data a CSV file: the column of the classes: first, last, a "
+                        "number from 1 or a name in the header (default: a header's 'label' "
+                        "column, else the last)")
 
     g = p.add_argument_group("output")
     g.add_argument("--log-level", type=str.upper, choices=LOG_LEVELS,
@@ -297,17 +321,17 @@ def build_parser():
     g.add_argument("--log-every", type=positive_whole, metavar="N",
                    help="log and record every N epochs, and the first and last "
                         f"(default: {DEFAULTS['log_every']})")
-    g.add_argument("--metrics", type=_path, metavar="PATH",
+    g.add_argument("--metrics", type=_file_path, metavar="PATH",
                    help="write the logged epochs to PATH: CSV, or JSON if PATH ends in .json")
-    g.add_argument("--plot", type=_path, metavar="PATH",
+    g.add_argument("--plot", type=_file_path, metavar="PATH",
                    help="where to save the figure (default: plots/<optimizer>.png, or "
                         "plots/<dataset>-<optimizer>.png for a dataset other than the spiral)")
     g.add_argument("--no-plot", action="store_true", help="draw no figure")
     g.add_argument("--show", action="store_true", help="also open the figure in a window")
-    g.add_argument("--animate", type=_path, metavar="PATH.gif",
+    g.add_argument("--animate", type=_file_path, metavar="PATH.gif",
                    help="also write an animation of the network learning: one frame per "
                         "logged epoch (at most about 100)")
-    g.add_argument("--save", type=_path, metavar="PATH.npz",
+    g.add_argument("--save", type=_file_path, metavar="PATH.npz",
                    help="save the trained network (parameters and a JSON header)")
     g.add_argument("--load", type=_path, metavar="PATH.npz",
                    help="start from a saved network, with the saved run's settings for "
@@ -377,7 +401,8 @@ def resolve(args, saved=None):
     if saved is not None:
         # Other data keeps the saved network and training, not the saved data's size.
         base.update({key: saved[key] for key in INHERITED
-                     if key in saved and (same_data or key not in DATA_OPTIONS)})
+                     if key in saved and (same_data or key not in (*DATA_OPTIONS, *READING))
+                     and not (args.predict is not None and key in READING)})
     config = dict(base)
     config.update({key: value for key, value in given.items() if key in DEFAULTS})
 
@@ -386,6 +411,7 @@ def resolve(args, saved=None):
             raise UsageError(f"argument --{option}: does not apply to --dataset {dataset}")
         if option in entry.options and config[option] is None:
             raise UsageError(f"argument --dataset: {dataset} needs --{option}")
+    _check_reading(args, given, dataset, entry, given.get("data"))
     tasks = registry.TASKS[entry.task]
     if config["loss"] is None:
         config["loss"] = next(name for name, head in registry.HEADS.items()
@@ -412,7 +438,7 @@ def resolve(args, saved=None):
     _check_combinations(args, config)
     plot = None
     if not (args.no_plot or args.predict or args.explain):
-        source = Path(config["data"]).stem if dataset == "file" else dataset
+        source = _data_name(config["data"]) if dataset == "file" else dataset
         plot = args.plot or Path("plots") / (
             f"{config['optimizer']}.png" if dataset == "spiral"
             else f"{source}-{config['optimizer']}.png")
@@ -424,6 +450,31 @@ def resolve(args, saved=None):
         gradient_sample=args.gradient_sample, explain=args.explain, predict=args.predict,
         checkpoint_every=args.checkpoint_every)
     return config
+
+
+def _check_reading(args, given, dataset, entry, data):
+    """Refuse --header and --label-column where no CSV file is read by them."""
+    for key in READING:
+        if key not in given:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if args.predict is not None:
+            if key == "label_column":
+                raise UsageError(f"argument {flag}: the inputs of --predict have no label "
+                                 "column")
+        elif "data" not in entry.options:
+            raise UsageError(f"argument {flag}: does not apply to --dataset {dataset} (only "
+                             "to a CSV file of --data)")
+        elif data is not None and os.path.isdir(data):
+            raise UsageError(f"argument {flag}: does not apply to a folder of images, "
+                             f"--data {str(data)!r} (only to a CSV file)")
+
+
+def _data_name(data):
+    """The name of --data PATH in the default figure's name: "pets" for pets.csv, the
+    folder's own name for "." or "images/"."""
+    path = Path(os.path.abspath(data))
+    return path.stem or path.name or "data"
 
 
 def _checked_settings(saved, path):

@@ -15,6 +15,7 @@ file and what is wrong.
 
 import contextlib
 import csv
+import errno
 import io
 import itertools
 import math
@@ -255,7 +256,7 @@ def digits(seed=0, validation=0.25):
 
 
 def from_path(path, seed=0, validation=0.25, *, header="auto", label_column=None,
-              dtype=np.float64, check=None):
+              dtype=np.float64, check=None, scaler=None):
     """The learner's data: a CSV file, or a folder of images with one subfolder per class.
 
     CSV: numeric feature columns and a label column (a class name or a
@@ -279,7 +280,8 @@ def from_path(path, seed=0, validation=0.25, *, header="auto", label_column=None
 
     Without a given split, a seeded stratified ``validation`` part is held
     out (``split``). Features are standardised with the training part's
-    statistics into arrays of ``dtype``. Class names are sorted, numerically
+    statistics into arrays of ``dtype`` (a CSV file's with ``scaler`` instead,
+    when given: a loaded network's). Class names are sorted, numerically
     when all are numbers ("2" before "10"); labels index them. Files whose
     names start with "." are skipped. ``check(n_features, image_shape)``, if
     given, is called as soon as the first row or image shows the width, before
@@ -296,7 +298,8 @@ def from_path(path, seed=0, validation=0.25, *, header="auto", label_column=None
         if _open_image(path) is not None:
             raise DataError(f"{quoted(path)} is a single image: give a CSV file, or a folder "
                             f"with one subfolder of images per class")
-        return _csv_dataset(path, seed, validation, header, label_column, dtype, check)
+        return _csv_dataset(path, seed, validation, header, label_column, dtype, check,
+                            scaler)
 
 
 def prediction_inputs(path, n_features, image_shape=None, *, header="auto",
@@ -333,8 +336,8 @@ def prediction_inputs(path, n_features, image_shape=None, *, header="auto",
                 raise DataError(f"{quoted(file)} is an image, the model takes rows of "
                                 f"{n_features} features")
             if image.shape != tuple(image_shape):
-                raise DataError(f"{quoted(file)} is {_size(image.shape)} pixels, the model "
-                                f"takes {_size(image_shape)} images")
+                raise DataError(f"{quoted(file)} is {size_text(image.shape)} pixels, the "
+                                f"model takes {size_text(image_shape)} images")
             raw_x[row] = image.ravel()
     x = raw_x if scaler is None else standardise(raw_x, scaler)
     with np.errstate(over="ignore"):
@@ -357,7 +360,19 @@ def quoted(name):
     return f"'{text}'" if text.isprintable() else repr(text)
 
 
-def _size(shape):
+def names_text(names, limit=10, longest=40):
+    """Names (classes, features) for a one-line message: each as written when printable,
+    else as Python writes it (no terminal escape reaches the screen), cut short when
+    long, at most ``limit`` of them and how many more."""
+    shown = []
+    for name in list(names)[:limit]:
+        text = str(name) if str(name).isprintable() else repr(str(name))
+        shown.append(text if len(text) <= longest else text[:longest] + "...")
+    more = len(names) - limit
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def size_text(shape):
     """(height, width) as "WxH", the way image sizes are written: (28, 30) -> "30x28"."""
     height, width = shape
     return f"{width}x{height}"
@@ -386,8 +401,9 @@ def _sorted_names(names):
 # row, so that memory holds the values, never the text or a Python object per
 # cell. Each piece is parsed by ``_plain_block`` (the csv module, cell by cell:
 # the reference) or, when it holds only plain decimal numbers and labels, by
-# ``_fast_block``, a vectorised parser that gives the same numbers ten times
-# faster (tests/test_data.py checks the two equal; README "Speed" has the MB/s).
+# ``_fast_block``, a vectorised parser that gives the same numbers several
+# times faster (tests/test_data.py checks both equal to float(cell); README "Your own
+# data" has the MB/s).
 
 PIECE_BYTES = 1 << 21
 HEADER_CHOICES = ("auto", "yes", "no")
@@ -531,94 +547,163 @@ def _check_width(layout, line, cells):
                     f"line {layout.first_line} has {layout.columns}")
 
 
-# Byte classes of the fast parser: 1 a digit, 2 ".", 3 "-", 4 "+", 5 "," or a line break,
-# 6 "e" or "E".
-_BYTE_CLASS = np.zeros(256, dtype=np.int8)
-_BYTE_CLASS[ord("0"):ord("9") + 1] = 1
-_BYTE_CLASS[[ord(c) for c in ".-+,\neE"]] = [2, 3, 4, 5, 5, 6, 6]
 _FAST_DIGITS = 15  # up to 15 digits, a decimal integer and its sums are exact in float64
-_FAST_POWER = 22   # 10^22 is the largest power of ten exact in float64
-_POWERS = 10.0 ** np.arange(_FAST_POWER + 1)  # looked up: faster than computing each
+_POWERS = 10.0 ** np.arange(_FAST_DIGITS + 1)  # exact in float64 (up to 10^22 are)
 
 
 def _fast_block(layout, piece, first_line):
     """A _Block from a piece of plain rows, vectorised; None when the piece is not plain.
 
-    Plain: no quotes, carriage returns, blank lines or spaces; every row of
-    the file's width; every feature cell a decimal number
-    ``[+-]digits[.digits][e[+-]digits]`` of at most 15 digits before the
-    exponent. Such a cell is D * 10^E, D the integer of its digits and E its
-    exponent less its decimals; D and 10^E (|E| <= 22) are exact in float64,
-    so the one multiplication or division rounds correctly and gives
-    float(cell) to the last bit (Clinger's fast path). Anything else ("nan",
-    a malformed cell, 17 digits) sends the piece to ``_plain_block``, which
-    also names what is wrong.
+    Plain: no quotes, lone carriage returns, blank lines or spaces; every row of
+    the file's width; every feature cell a number made of digits, ".", signs
+    and "e" only. The bytes are looked at whole-array at a time, never cell by
+    cell in Python, and the numbers come out equal to float(cell) to the last
+    bit, by one of two exact ways:
+
+    - short decimals, ``[+-]digits[.digits]`` of at most 15 digits (the common
+      case): ``_short_decimals``, Clinger's fast path;
+    - any other number (an exponent, 17 digits as ``repr`` writes them):
+      NumPy's ``fromstring``, whose text parser is correctly rounded as
+      float() is.
+
+    Anything else ("nan", a malformed cell, a space) sends the piece to
+    ``_plain_block``, which also names what is wrong. Returns a _Block of
+    float64 values (rows, features), labels as bytes (or None) and lines.
     """
-    if b'"' in piece or b"\r" in piece:
+    if b'"' in piece:
         return None
+    if b"\r" in piece:
+        # Windows line ends (Excel's CSV): each one line, as "\n" is. A lone "\r" (old
+        # Mac files) is for the csv module.
+        piece = piece.replace(b"\r\n", b"\n")
+        if b"\r" in piece:
+            return None
     a = np.frombuffer(piece, dtype=np.uint8)
     if len(a) == 0 or a[-1] != 10 or a[0] == 10:
         return None
-    kind = _BYTE_CLASS[a]
-    separator = kind == 5
-    ends = np.flatnonzero(separator)
+    separator = (a == ord(",")) | (a == 10)
+    ends = np.flatnonzero(separator)  # where each cell ends, row after row
     n_rows, width = int(np.count_nonzero(a == 10)), layout.columns
     if len(ends) != n_rows * width or not (a[ends.reshape(n_rows, width)[:, -1]] == 10).all():
         return None  # a row of another width (or a blank line): the plain parser says which
     starts = np.empty_like(ends)
     starts[0], starts[1:] = 0, ends[:-1] + 1
+    feature = np.ones((n_rows, width), dtype=bool)  # one per cell: not the label's
     labels = None
     if layout.label is not None:
-        spans = zip(starts[layout.label::width].tolist(), ends[layout.label::width].tolist(),
-                    strict=True)
-        labels = [piece[s:e] for s, e in spans]
-        keep = np.arange(width * n_rows) % width != layout.label
-        starts, ends = starts[keep], ends[keep]
-    # The feature cells as rows of a matrix of bytes (n_cells, longest), then every
-    # step a whole-matrix operation: column j holds each cell's byte j.
-    lengths = ends - starts
-    longest = int(lengths.max())
-    if longest > 40:
+        feature[:, layout.label] = False
+        labels = [piece[s:e] for s, e in zip(starts[layout.label::width].tolist(),
+                                              ends[layout.label::width].tolist(), strict=True)]
+    feature = feature.ravel()
+    # The bytes of numbers, each kind a mask over the piece (comparisons: 10x faster than
+    # a table lookup). a - 48 wraps around below "0", so only digits are < 10.
+    digit = (a - ord("0")) < 10
+    dot = a == ord(".")
+    sign = (a == ord("-")) | (a == ord("+"))
+    exponent = (a | 0x20) == ord("e")  # "e" or "E"
+    unusual = ~(digit | separator | dot | sign)  # an exponent, or a byte no number has
+
+    def per_cell(mask):
+        """How many bytes of each cell the mask holds: running counts at the cells' ends."""
+        running = np.cumsum(mask, dtype=np.int32)
+        return running, np.diff(running[ends], prepend=0)
+
+    if not (ends > starts)[feature].all():
+        return None  # an empty cell
+    if ((ends - starts)[~feature] > csv.field_size_limit()).any():
+        return None  # a label the csv module refuses: refused whichever way it is read
+    running_digits, digits = per_cell(digit)
+    if per_cell(unusual)[1][feature].any():
+        if per_cell(unusual & ~exponent)[1][feature].any():
+            return None  # a byte no number has
+        values = _decimal_text(a, starts, ends, feature)
+    elif (digits[feature] > _FAST_DIGITS).any():
+        values = _decimal_text(a, starts, ends, feature)
+    else:
+        values = _short_decimals(a, (separator, digit, dot, sign), starts, ends, feature,
+                                 running_digits, digits)
+    if values is None:
         return None
-    j = np.arange(longest)
-    inside = j < lengths[:, None]
-    cells = np.where(inside, a[np.minimum(starts[:, None] + j, len(a) - 1)], 0)
-    kind = np.where(inside, _BYTE_CLASS[cells], 5)
-    if (kind == 0).any() or (kind[:, 0] == 5).any():  # another byte, or an empty cell
-        return None
-    dot, e = kind == 2, kind == 6
-    if (dot.sum(axis=1) > 1).any() or (e.sum(axis=1) > 1).any():
-        return None
-    has_e = e.any(axis=1)
-    e_at = np.where(has_e, e.argmax(axis=1), lengths)[:, None]
-    dot_at = np.where(dot.any(axis=1), dot.argmax(axis=1), -1)[:, None]
-    digit = kind == 1
-    mantissa_digit, exponent_digit = digit & (j < e_at), digit & (j > e_at)
-    n_mantissa = mantissa_digit.sum(axis=1)
-    n_exponent = exponent_digit.sum(axis=1)
-    sign = (kind == 3) | (kind == 4)
-    if ((n_mantissa == 0) | (n_mantissa > _FAST_DIGITS) | (has_e & (n_exponent == 0))
-            | (n_exponent > 3) | (dot_at[:, 0] > e_at[:, 0])).any() \
-            or (sign & (j != 0) & (j != e_at + 1)).any():
-        return None
-    # Digits after each mantissa digit in its cell: up to the exponent (or the end), less
-    # the dot if it comes later; an exponent digit counts from the cell's end.
-    after = np.where(mantissa_digit, e_at - j - 1 - (j < dot_at), lengths[:, None] - j - 1)
-    weights = np.where(digit, (cells - ord("0")) * _POWERS[np.clip(after, 0, _FAST_POWER)], 0)
-    mantissa = np.where(mantissa_digit, weights, 0).sum(axis=1)
-    exponent = np.where(exponent_digit, weights, 0).sum(axis=1)
-    negative_exponent = np.take_along_axis(cells, np.minimum(e_at + 1, longest - 1),
-                                           axis=1)[:, 0] == ord("-")
-    decimals = np.where(dot_at[:, 0] >= 0, e_at[:, 0] - dot_at[:, 0] - 1, 0)
-    power = (np.where(has_e & negative_exponent, -exponent, exponent) - decimals)
-    power = power.astype(np.int64)
-    if (np.abs(power) > _FAST_POWER).any():
-        return None
-    values = np.where(power >= 0, mantissa * _POWERS[np.maximum(power, 0)],
-                      mantissa / _POWERS[np.maximum(-power, 0)])
-    values[cells[:, 0] == ord("-")] *= -1
     lines = first_line + np.arange(n_rows, dtype=np.int64)
     return _Block(values.reshape(n_rows, -1), labels, lines)
+
+
+def _short_decimals(a, masks, starts, ends, feature, running_digits, digits):
+    """The feature cells as float64, all of them ``[+-]digits[.digits]`` with 1 to 15
+    digits, or None when one is not; ``masks`` are the piece's separators, digits,
+    dots and signs.
+
+    Such a cell is D / 10^k: D the integer of its digits, k its digits after
+    the dot. D < 10^15 and 10^k are exact in float64, so the one division
+    rounds correctly and gives float(cell) to the last bit (Clinger's fast
+    path). D is a sum of digit * 10^(digits after it in the cell), each term
+    and each partial sum an exact integer.
+    """
+    separator, digit, dot, sign = masks
+    if (digits[feature] == 0).any():
+        return None  # a sign or a dot alone
+    # The cell of each byte (its separator ends it): 2x faster than a searchsorted per use.
+    cell_of = np.cumsum(separator, dtype=np.int32)
+    cell_of -= separator
+    dots = np.flatnonzero(dot)
+    dot_cells = cell_of[dots]
+    in_features = feature[dot_cells]
+    dots, dot_cells = dots[in_features], dot_cells[in_features]
+    if (np.diff(dot_cells) == 0).any():
+        return None  # two dots in a cell
+    signs = np.flatnonzero(sign)
+    sign_cells = cell_of[signs]
+    in_features = feature[sign_cells]
+    signs, sign_cells = signs[in_features], sign_cells[in_features]
+    if (starts[sign_cells] != signs).any():
+        return None  # a sign that does not open its cell
+    # Every digit of the piece, in order; those of each cell are consecutive.
+    places = np.flatnonzero(digit)
+    cumulative = running_digits[ends]  # digits up to each cell's end
+    after = np.repeat(cumulative, digits)
+    after -= np.arange(1, len(places) + 1, dtype=np.int32)
+    np.minimum(after, _FAST_DIGITS, out=after)  # a label's digits may be more: not used
+    terms = np.take(_POWERS, after)  # np.take: faster than indexing, measured
+    terms *= a[places] - ord("0")
+    mantissa = np.zeros(len(ends))
+    has_digits = digits > 0
+    mantissa[has_digits] = np.add.reduceat(terms, (cumulative - digits)[has_digits])
+    decimals = np.zeros(len(ends), dtype=np.int64)
+    decimals[dot_cells] = cumulative[dot_cells] - running_digits[dots]
+    values = mantissa / _POWERS[decimals]
+    negative = sign_cells[a[signs] == ord("-")]
+    values[negative] = -values[negative]
+    return values[feature]
+
+
+def _decimal_text(a, starts, ends, feature):
+    """The feature cells as float64 through NumPy's correctly rounded text parser, or
+    None when one is not a finite number.
+
+    The label cells and their separators are cut out, and the rest handed to
+    ``np.fromstring`` as one comma-separated text; a cell it cannot read
+    stops it early (a warning, made an error here) or leaves the count short.
+    """
+    import warnings
+
+    keep = np.ones(len(a), dtype=bool)
+    if not feature.all():
+        # Each label cell with the separator that ends it: +1 where it starts, -1 after.
+        change = np.zeros(len(a) + 1, dtype=np.int8)
+        change[starts[~feature]] = 1
+        change[ends[~feature] + 1] = -1
+        keep = np.cumsum(change[:-1], dtype=np.int8) == 0
+    text = a[keep]
+    text[text == 10] = ord(",")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", DeprecationWarning)
+            values = np.fromstring(text[:-1].tobytes(), dtype=np.float64, sep=",")
+    except (DeprecationWarning, ValueError):
+        return None
+    if len(values) != np.count_nonzero(feature) or not np.isfinite(values).all():
+        return None
+    return values
 
 
 def label_name(text):
@@ -708,17 +793,37 @@ def _blocks(path, header, label_column, n_features=None):
                 rows = itertools.chain([(line, cells)], rows)
             else:
                 _check_width(layout, line, cells)
-            return layout, itertools.chain([_plain_block(layout, rows)],
-                                           _more_blocks(layout, pieces))
+            rest = None
+            if line == first_line and b'"' not in piece[:piece.find(b"\n")]:
+                # The first row opens the piece: the rest may take the fast way too.
+                skip = piece.find(b"\n") + 1 if layout.header is not None else 0
+                rest = (line + (layout.header is not None), piece[skip:])
+            return layout, _more_blocks(layout, pieces, rows, rest)
     raise DataError(f"{quoted(path)} is empty")
 
 
-def _more_blocks(layout, pieces):
+def _more_blocks(layout, pieces, first_rows, rest=None):
+    """The data rows as _Blocks: the first piece's (``rest``, its bytes after the first
+    row with their first line, when that row opens the piece; else ``first_rows``,
+    its rows parsed), then every other piece's."""
+    # A generator: nothing past the first row is parsed until the caller asks, so
+    # that a check of the width refuses a file before the rest of it is read.
+    if rest is None:
+        yield _plain_block(layout, first_rows)
+    else:
+        yield _parsed(layout, rest[1], rest[0], first_rows)
     for first_line, piece in pieces:
-        block = _fast_block(layout, piece, first_line)
-        if block is None or (block.labels is not None and not _decodable(block)):
-            block = _plain_block(layout, _rows(layout.path, piece, first_line))
-        yield block
+        yield _parsed(layout, piece, first_line)
+
+
+def _parsed(layout, piece, first_line, rows=None):
+    """A piece as a _Block: the fast way when it is plain, else ``_plain_block`` of its
+    ``rows`` (by default all the piece's rows)."""
+    block = _fast_block(layout, piece, first_line) if piece else None
+    if block is None or (block.labels is not None and not _decodable(block)):
+        block = _plain_block(layout, _rows(layout.path, piece, first_line) if rows is None
+                             else rows)
+    return block
 
 
 def _decodable(block):
@@ -823,7 +928,7 @@ def _feature_order(layout, feature_names):
     return [layout.header.index(name) for name in names]
 
 
-def _csv_dataset(path, seed, validation, header, label_column, dtype, check):
+def _csv_dataset(path, seed, validation, header, label_column, dtype, check, scaler=None):
     """A Dataset from a CSV file: numeric features and a label column."""
     layout, blocks = _blocks(path, header, label_column)
     if check is not None:
@@ -844,7 +949,7 @@ def _csv_dataset(path, seed, validation, header, label_column, dtype, check):
     order = np.array([class_names.index(name) for name in index], dtype=np.int64)
     y = order[np.concatenate(parts)]
     _check_label_column(path, layout, y, len(class_names))
-    return _held_out(values.values, y, validation, seed, quoted(path), dtype=dtype,
+    return _held_out(values.values, y, validation, seed, quoted(path), scaler, dtype=dtype,
                      name=path.name, class_names=class_names, feature_names=layout.header
                      and layout.features(layout.header))
 
@@ -886,11 +991,27 @@ def _prediction_rows(path, n_features, header, feature_names, scaler, dtype):
 def _regular_file(path):
     """True, or DataError: a pipe or a device would be read twice, or never end."""
     if not path.exists():
-        raise DataError(f"{quoted(path)} does not exist")
+        raise DataError(absent(path))
     if not path.is_file():
         raise DataError(f"{quoted(path)} is not a regular file (a pipe or a device?): "
                         "save it to a file first")
     return True
+
+
+def absent(path):
+    """Why a path that ``exists()`` denies is not there, in one line: a loop of symbolic
+    links or a link to nothing is not a file that "does not exist"."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return f"{quoted(path)} is a loop of symbolic links (it never reaches a file)"
+        if os.path.islink(path):
+            return (f"{quoted(path)} is a symbolic link to {quoted(os.readlink(path))}, "
+                    f"which does not exist")
+        if error.errno not in (errno.ENOENT, errno.ENOTDIR):
+            return f"{quoted(path)} cannot be read: {error.strerror}"
+    return f"{quoted(path)} does not exist"
 
 
 def _open_image(path):
@@ -1012,8 +1133,8 @@ def _read_images(files, check=None):
     for row, file in enumerate(files):
         image = first if row == 0 else _read_image(file)
         if image.shape != first.shape:
-            raise DataError(f"{quoted(file)} is {_size(image.shape)} pixels, the others are "
-                            f"{_size(first.shape)}")
+            raise DataError(f"{quoted(file)} is {size_text(image.shape)} pixels, the others "
+                            f"are {size_text(first.shape)}")
         pixels[row] = image.ravel()
     return pixels, first.shape
 

@@ -203,7 +203,8 @@ def _steps_per_epoch(n, batch_size):
 
 
 def _check_inputs_are_not_outputs(config):
-    """Refuse an output that would overwrite an input (--save over --load is the exception)."""
+    """Refuse an output that would overwrite an input (--save over --load is the exception)
+    or be written inside an input folder."""
     # A --predict run writes nothing (cli refuses outputs beside it): only these can clash.
     inputs = {"--load": config["load"], "--data": config["data"]}
     planned = planned_outputs(config)
@@ -213,9 +214,17 @@ def _check_inputs_are_not_outputs(config):
         for out_flag, (out_path, _) in planned.items():
             if out_flag == "--save" and in_flag == "--load":
                 continue  # going on from a checkpoint and saving it again
-            if os.path.realpath(in_path) == os.path.realpath(out_path):
+            source, written = os.path.realpath(in_path), os.path.realpath(out_path)
+            if source == written:
                 raise cli.UsageError(f"argument {out_flag}: {str(out_path)!r} is the input of "
                                      f"{in_flag}, which it would overwrite")
+            if os.path.isdir(source) and written.startswith(os.path.join(source, "")):
+                # The next run would read it as data: an image, or a file that breaks it.
+                fix = ("give --plot PATH outside it, or --no-plot"
+                       if out_flag.startswith("--plot") else "write it elsewhere")
+                raise cli.UsageError(f"argument {out_flag}: {str(out_path)!r} is inside the "
+                                     f"folder of {in_flag} {str(in_path)!r}, which the next "
+                                     f"run would read as data; {fix}")
 
 
 def _check_settings_fit_network(config, saved, path):
@@ -281,19 +290,121 @@ def load_dataset(config, saved=None):
     """The configured data, in the configured dtype (labels stay integers).
 
     With a saved network that was trained on standardised features, the
-    features are standardised as it saw them: with the saved statistics.
+    features are standardised as it saw them: with the saved statistics. A
+    dataset read from ``--data`` is also read as ``--header`` and
+    ``--label-column`` say, and checked against the network (``_data_check``)
+    as soon as its first row or image shows the width, before the rest is read.
     """
     entry = registry.DATASETS[config["dataset"]]
+    _check_saved_data_path(config, saved)
     options = {key: config[key] for key in entry.options}
+    dtype = np.dtype(config["dtype"])
+    if "data" in entry.options:
+        options.update({key: config[key] for key in cli.READING}, dtype=dtype,
+                       check=_data_check(config, saved))
+        if saved is not None and saved.scaler is not None:
+            options["scaler"] = saved.scaler
     dataset = registry.build(entry, seed=config["seed"], **options)
+    _check_head_fits(config, saved, dataset)
+    _check_feature_names(config, saved, dataset)
     if saved is not None and saved.scaler is not None and dataset.scaler is not None:
         dataset = _rescaled(dataset, saved.scaler)
-    dtype = np.dtype(config["dtype"])
-    dataset.x_train, dataset.x_val = dataset.x_train.astype(dtype), dataset.x_val.astype(dtype)
+    # copy=False: a file's data arrives in the run's dtype already, and may be large.
+    dataset.x_train = dataset.x_train.astype(dtype, copy=False)
+    dataset.x_val = dataset.x_val.astype(dtype, copy=False)
     if dataset.task == "regression":
         dataset.y_train, dataset.y_val = (dataset.y_train.astype(dtype),
                                           dataset.y_val.astype(dtype))
     return dataset
+
+
+def _check_saved_data_path(config, saved):
+    """Refuse a --data path taken from the loaded run that is not there, saying where it
+    came from: the user may never have typed it in this folder."""
+    path = config.get("data")
+    if (path is None or saved is None or saved.config is None
+            or saved.config.get("data") != path or os.path.exists(path)):
+        return
+    relative = "" if os.path.isabs(path) else ", relative to the folder that run started in"
+    raise data.DataError(f"{data.absent(path)}: it is the --data of the run saved in "
+                         f"{data.quoted(config['load'])}{relative}; give --data PATH to "
+                         f"read the data from elsewhere")
+
+
+def _check_feature_names(config, saved, dataset):
+    """Refuse data whose header names other columns, or the same in another order, than
+    those the loaded network was trained on: the same width is not the same features."""
+    trained = None if saved is None else saved.header["features"]
+    names = getattr(dataset, "feature_names", None)
+    if trained is None or names is None or list(trained) == list(names):
+        return
+    order = " (the same, in another order)" if sorted(trained) == sorted(names) else ""
+    raise cli.UsageError(f"argument --load: the network in {data.quoted(config['load'])} was "
+                         f"trained on the columns {data.names_text(trained)}; --data "
+                         f"{data.quoted(config['data'])} has {data.names_text(names)}{order}")
+
+
+def _check_head_fits(config, saved, dataset):
+    """Refuse a head that the data's classes do not fit (binary on three classes), naming
+    the flag that chose it: --loss, or --load when the loaded network has it."""
+    try:
+        registry.build(registry.HEADS[config["loss"]]).n_outputs(dataset.n_classes)
+    except ValueError as error:
+        source = (f"--data {data.quoted(config['data'])}" if config.get("data") is not None
+                  else f"--dataset {config['dataset']}")
+        classes = (f": {data.names_text(dataset.class_names)}"
+                   if dataset.class_names is not None else "")
+        prefix = "argument --loss: "
+        if saved is not None and saved.architecture["loss"] == config["loss"]:
+            prefix = (f"argument --load: the network in {data.quoted(config['load'])} has "
+                      f"the {config['loss']} head: ")
+        raise cli.UsageError(f"{prefix}{error}; {source} has {dataset.n_classes} "
+                             f"classes{classes}") from None
+
+
+def _data_check(config, saved):
+    """``check(n_features, image_shape)`` for ``data.from_path``: refuses, before the file
+    is read further, data of another width than the loaded network's and a network too
+    large for the data's width."""
+    source = f"--data {data.quoted(config['data'])}"
+
+    def check(n_features, image_shape):
+        if saved is not None:
+            n_inputs = saved.architecture["n_inputs"]
+            saved_shape = saved.header["image_shape"]
+            loaded = f"argument --load: the network in {data.quoted(config['load'])}"
+            if n_inputs != n_features:
+                what = "pixels" if image_shape is not None else "features"
+                raise cli.UsageError(f"{loaded} takes {n_inputs} features; {source} has "
+                                     f"{n_features} {what} a sample")
+            if (saved.architecture["conv"] and image_shape is not None
+                    and tuple(saved_shape) != tuple(image_shape)):
+                raise cli.UsageError(f"{loaded} takes {data.size_text(saved_shape)} images; "
+                                     f"{source} has {data.size_text(image_shape)} images")
+        _check_network_size(config, n_features, image_shape)
+
+    return check
+
+
+def _check_network_size(config, n_features, image_shape):
+    """Refuse a network beyond MAX_NETWORK_BYTES for ``n_features`` inputs, counting one
+    output: a lower bound, known before the classes are (``_trainees`` checks it exactly)."""
+    shape = None if image_shape is None else (1, *image_shape)
+    if config["conv"] and shape is None:
+        return  # refused by _trainees: convolution needs images
+    try:
+        layer_specs = specs(n_features, config["hidden"], 1, conv=config["conv"],
+                            kernel=config["kernel"], image_shape=shape)
+    except ValueError:
+        return  # too many blocks for the images: _trainees says so, naming --conv
+    parameters = sum(_parameter_count(kind, settings) for kind, settings in layer_specs)
+    needed = 4 * parameters * np.dtype(config["dtype"]).itemsize
+    if needed > MAX_NETWORK_BYTES:
+        widths = "-".join(map(str, [n_features, *config["hidden"]]))
+        raise cli.UsageError(f"argument --hidden: a {widths}-... network for --data "
+                             f"{data.quoted(config['data'])} has at least {parameters:,} "
+                             f"parameters and would need {needed / 2**30:.0f} GiB or more with "
+                             f"its optimizer, more than {MAX_NETWORK_BYTES >> 30} GiB")
 
 
 def _rescaled(dataset, scaler):
@@ -312,7 +423,8 @@ def _rescaled(dataset, scaler):
 def _check_fits(saved, dataset, n_outputs, config):
     """Refuse a saved network that the configured data does not fit."""
     architecture = saved.architecture
-    source = f"--dataset {config['dataset']}"
+    source = (f"--data {data.quoted(config['data'])}" if config.get("data") is not None
+              else f"--dataset {config['dataset']}")
     if architecture["n_inputs"] != dataset.n_features:
         raise cli.UsageError(f"argument --load: the network takes {architecture['n_inputs']} "
                              f"features; {source} has {dataset.n_features}")
@@ -323,8 +435,8 @@ def _check_fits(saved, dataset, n_outputs, config):
     if saved_classes is not None and dataset.class_names is not None \
             and list(saved_classes) != list(dataset.class_names):
         raise cli.UsageError(f"argument --load: the network's classes are "
-                             f"{', '.join(saved_classes)}; {source} has "
-                             f"{', '.join(dataset.class_names)}")
+                             f"{data.names_text(saved_classes)}; {source} has "
+                             f"{data.names_text(dataset.class_names)}")
 
 
 def make_optimizer(name, hyperparameters, config=None, total_steps=None):
@@ -641,23 +753,38 @@ def predict(config, saved):
                     norm=architecture["norm"],
                     image_shape=(1, *image_shape) if architecture["conv"] else None)
     checkpoint.restore(saved, network)
-    names, raw = data.prediction_inputs(config["predict"], architecture["n_inputs"],
-                                        None if image_shape is None else tuple(image_shape))
-    x = raw if saved.scaler is None else data.standardise(raw, saved.scaler)
+    names, x = data.prediction_inputs(config["predict"], architecture["n_inputs"],
+                                      None if image_shape is None else tuple(image_shape),
+                                      header=config.get("header", cli.DEFAULTS["header"]),
+                                      feature_names=saved.header["features"],
+                                      scaler=saved.scaler, dtype=saved.dtype)
     # An input finite in float64 can overflow the network's float32, or its
     # layers: refused by name rather than answered with NaN.
     with np.errstate(over="ignore", invalid="ignore"):
-        results = network.outputs(x.astype(saved.dtype))
+        results = _outputs_in_steps(network, x)
     finite = np.isfinite(results).all(axis=1)
     if not finite.all():
         name = names[int(np.argmin(finite))]
         raise data.DataError(f"{data.quoted(name)} has values too large for the network "
                              f"({saved.dtype.name}): its output is not finite")
     classes = saved.header["classes"]
-    width = max(len(name) for name in names)
+    # A file's name may hold anything: no terminal escape reaches the screen. The
+    # names are made one at a time: a list of a million rows' names would be large.
+    width = max(len(_printable(name)) for name in names)
     for name, output in zip(names, results, strict=True):
-        print(f"{name:{width}}  {_answer(head, output, classes)}")
+        print(f"{_printable(name):{width}}  {_answer(head, output, classes)}")
     return cli.EXIT_OK
+
+
+# Inputs answered at once by --predict: a million rows through a 64-wide layer at
+# once would take 256 MB per layer; this many take a few megabytes.
+PREDICT_ROWS = 4096
+
+
+def _outputs_in_steps(network, x):
+    """``network.outputs(x)``, PREDICT_ROWS rows at a time (each row's answer is its own)."""
+    steps = [network.outputs(x[k:k + PREDICT_ROWS]) for k in range(0, len(x), PREDICT_ROWS)]
+    return np.concatenate(steps) if len(steps) > 1 else steps[0]
 
 
 def _answer(head, output, classes):
@@ -670,10 +797,14 @@ def _answer(head, output, classes):
     else:
         index = int(np.argmax(output))
         probability = output[index]
-    label = classes[index] if classes else str(index)
-    if not label.isprintable():  # a name from a file: no terminal escapes reach the screen
-        label = repr(label)
+    label = _printable(classes[index] if classes else str(index))
     return f"{label}  (probability {probability:.3f})"
+
+
+def _printable(text):
+    """A name from a file as it is when printable, else as Python writes it: no terminal
+    escape reaches the screen."""
+    return text if text.isprintable() else repr(text)
 
 
 def format_row(row, epochs):

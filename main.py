@@ -10,6 +10,9 @@ Exit status: 0 done, 1 training diverged or the gradient check failed,
 pipe, 143 SIGTERM.
 """
 
+import contextlib
+import errno
+import io
 import logging
 import os
 import sys
@@ -64,8 +67,47 @@ def set_threads(threads):
         os.environ[name] = str(threads or cli.DEFAULTS["threads"])
 
 
+class _ClosedOutput(io.TextIOBase):
+    """Standard output when the program was started with it closed (``>&-``): writing
+    to it is a closed pipe, so the run ends as it would in ``main.py | head``, with 141,
+    rather than print() discarding every result and the run ending in 0."""
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        raise BrokenPipeError(errno.EBADF, "standard output is closed")
+
+
+@contextlib.contextmanager
+def _standard_streams():
+    """Closed standard streams made explicit for the run, then put back.
+
+    Python sets a stream closed at start to None, and print(file=None) writes
+    to standard output: errors meant for a closed standard error would land
+    among the answers. They go nowhere instead; the exit status still tells.
+    """
+    saved = sys.stdout, sys.stderr
+    null = open(os.devnull, "w") if sys.stderr is None else None  # noqa: SIM115
+    if sys.stdout is None:
+        sys.stdout = _ClosedOutput()
+    if null is not None:
+        sys.stderr = null
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+        if null is not None:
+            null.close()
+
+
 def main(argv=None):
     """Run with the flags in ``argv`` (default: the command line); returns the exit status."""
+    with _standard_streams():
+        return _main(argv)
+
+
+def _main(argv):
     try:
         args = cli.parse(argv)
     except SystemExit as done:  # --help, --version, or a bad flag already reported
@@ -92,7 +134,11 @@ def main(argv=None):
         except BrokenPipeError:
             # Standard output was closed (``main.py | head``): the outputs are
             # written by then; leave quietly, without Python's own complaint at exit.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            if isinstance(sys.stdout, _ClosedOutput):  # closed from the start: say so once
+                print("main.py: error: standard output is closed: the results could not be "
+                      "printed", file=sys.stderr)
+            else:
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return interrupts.EXIT_STATUS["SIGPIPE"]
         finally:
             root.removeHandler(handler)

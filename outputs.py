@@ -2,7 +2,10 @@
 
 ``check`` runs before training and refuses, with one line naming the flag,
 any output that could not be written, so a run never fails at the end after
-all its work. It creates nothing. ``write`` then writes each output whole.
+all its work. It leaves nothing behind: it tries creating a file (or a
+folder, for missing parents) where the output will go and removes it at
+once, since permissions do not tell (root may not write in /proc either).
+``write`` then writes each output whole.
 
 What happens to whatever already exists at an output's path:
 
@@ -107,19 +110,41 @@ def _problem(path, kind):
         return f"{str(ancestor)!r} is not a directory"
     if not os.access(ancestor, os.W_OK | os.X_OK):
         return f"permission denied to create files in {str(ancestor)!r}"
+    return _probe(ancestor, target.parent != ancestor)
+
+
+def _probe(folder, make_folder):
+    """Why nothing can be created in ``folder``, found by creating (and at once removing)
+    a temporary folder or file there, or None.
+
+    Permissions do not tell: root may write anywhere, yet not in /proc, and no
+    one in a read-only mount. The probe is what ``write`` will do: a folder
+    (the missing parents) or the temporary file beside the target.
+    """
+    what = "a folder" if make_folder else "files"
+    try:
+        if make_folder:
+            os.rmdir(tempfile.mkdtemp(dir=folder, prefix=".probe."))
+        else:
+            handle, name = tempfile.mkstemp(dir=folder, prefix=".probe.")
+            os.close(handle)
+            os.unlink(name)
+    except OSError as error:
+        return f"cannot create {what} in {str(folder)!r}: {_reason(error)}"
     return None
 
 
 def check(outputs):
-    """Before any training: refuse outputs that cannot be written; create nothing.
+    """Before any training: refuse outputs that cannot be written; leave nothing behind.
 
     ``outputs`` maps a flag to ``(path, kind)``, kind one of ``KINDS``, e.g.
     ``{"--plot": (Path("a.png"), "figure"), "--save": (Path("n.npz"), "checkpoint")}``.
     Raises ``ValueError("argument FLAG: cannot write 'PATH': REASON")`` for a
     figure suffix not in FIGURE_FORMATS, a gif not ending in .gif, an existing
     directory, socket or block device, a missing parent that cannot be
-    created (an existing non-directory on the way, or an ancestor the process
-    may not write into), or the same file given for two flags. Existing
+    created (an existing non-directory on the way, an ancestor the process
+    may not write into, or one where creating fails, as in /proc or a
+    read-only mount), or the same file given for two flags. Existing
     regular files, character devices and pipes are accepted.
     """
     seen = {}
@@ -155,12 +180,21 @@ def _remove(path):
 
 
 def _replace(target, produce):
-    """Produce a temporary file beside ``target``, then rename it onto ``target``.
+    """Write ``target`` durably and atomically, in four steps, each tested
+    (tests/test_outputs.py, "Durability"):
+
+    1. a temporary file beside ``target`` (the same filesystem, so the rename is
+       atomic), which ``produce`` writes and closes: its data has left Python's
+       buffers (flushed) when it returns;
+    2. fsync of the temporary file: its data is on disk before any name points to it;
+    3. rename onto ``target``: readers see the old file or the new, never a mix;
+    4. fsync of the folder: the rename itself (and any folder created for it)
+       survives a power cut.
 
     The temporary file's name holds the process id: one left behind by a
     process that was killed (``kill -9``) is removed by the next write.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
+    created = _make_folders(target.parent)
     _remove_orphans(target)
     handle, temporary = tempfile.mkstemp(dir=target.parent,
                                          prefix=f".{target.name}.{os.getpid()}.",
@@ -170,11 +204,36 @@ def _replace(target, produce):
         produce(Path(temporary))
         os.chmod(temporary, 0o666 & ~current_umask())  # mkstemp made it 0o600
         with open(temporary, "rb") as written:
-            os.fsync(written.fileno())  # the data is on disk before the name points to it
+            os.fsync(written.fileno())
         os.replace(temporary, target)
     except BaseException:
         _remove(temporary)
         raise
+    for folder in [target.parent, *(folder.parent for folder in created)]:
+        _fsync_folder(folder)
+
+
+def _make_folders(folder):
+    """Create ``folder`` and its missing parents; returns those created, deepest first."""
+    missing = []
+    while not folder.exists() and folder.parent != folder:
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        created.mkdir(exist_ok=True)
+    return missing
+
+
+def _fsync_folder(folder):
+    """Put a folder's entries (a rename, a new subfolder) on disk."""
+    handle = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(handle)
+    except OSError as error:
+        if error.errno != errno.EINVAL:  # a filesystem that cannot sync folders: nothing to do
+            raise
+    finally:
+        os.close(handle)
 
 
 def _remove_orphans(target):

@@ -977,27 +977,70 @@ def test_an_unterminated_quote_is_reported_where_it_opens(tmp_path):
     assert _refused(path) == f"'{path}' line 2: a quote opens here and is never closed"
 
 
-@pytest.mark.parametrize("layout", ["label last", "label first", "no label"])
-def test_the_fast_parser_gives_the_plain_parsers_numbers_to_the_last_bit(tmp_path, layout):
+SHORT_CELLS = ["0", "-0", "+7", "1.", ".5", "-.5", "255", "000123", "9" * 15, "0.000000000000001",
+               "-999999999999999", "3.14159", "+0.0", "100000000000000"]
+
+
+def _fuzz_cells(rng, short):
+    """Cells of every shape the fast parser takes: only short decimals, or any plain number."""
+    values = rng.standard_normal(600) * 10.0 ** rng.integers(-10, 11, 600)
+    if short:
+        return [f"{v:.{rng.integers(0, 7)}f}" for v in rng.standard_normal(600) * 1000] \
+            + SHORT_CELLS
+    return [f"{v:.{rng.integers(1, 9)}g}" for v in values] \
+        + [repr(float(v)) for v in values[:100]] + SHORT_CELLS \
+        + ["12e3", "-1.5E-7", "1" * 16, "1e+308", "2.2250738585072014e-308",
+           "0.1000000000000000055511151231257827", "4.9e-324", "1E5"]
+
+
+@pytest.mark.parametrize("short", [True, False], ids=["short decimals", "any number"])
+@pytest.mark.parametrize("layout", ["label last", "label first", "label inside", "no label"])
+def test_the_fast_parser_gives_float_of_each_cell_to_the_last_bit(layout, short):
     rng = np.random.default_rng(0)
-    # Up to 8 digits and exponents to 10^+-10: every cell within the fast path's reach.
-    cells = [f"{v:.{rng.integers(1, 9)}g}" for v in rng.standard_normal(600) * 10.0 **
-             rng.integers(-10, 11, 600)] + ["0", "-0", "+7", "1.", ".5", "12e3", "-1.5E-7",
-                                            "255", "000123", "9" * 15]
+    cells = _fuzz_cells(rng, short)
     cells = cells[:len(cells) // 5 * 5]
     rows = [cells[k:k + 5] for k in range(0, len(cells), 5)]
-    label = {"label last": 5, "label first": 0, "no label": None}[layout]
+    label = {"label last": 5, "label first": 0, "label inside": 2, "no label": None}[layout]
+    # Labels with the bytes of numbers in them: they must not disturb the features.
+    names = ["c0", "1.5e3", "-a", "x.y.z", "+", "7", "e"]
     if label is not None:
-        rows = [row[:label] + [f"c{k % 3}"] + row[label:] for k, row in enumerate(rows)]
+        rows = [row[:label] + [names[k % len(names)]] + row[label:]
+                for k, row in enumerate(rows)]
     piece = "".join(",".join(row) + "\n" for row in rows).encode()
     shape = _data_layout(len(rows[0]), label)
     fast = data._fast_block(shape, piece, 1)
-    plain = data._plain_block(shape, data._rows(shape.path, piece, 1))
     assert fast is not None
+    expected = np.array([[float(cell) for c, cell in enumerate(row) if c != label]
+                         for row in rows])
+    np.testing.assert_array_equal(fast.x, expected)
+    assert np.array_equal(np.signbit(fast.x), np.signbit(expected))
+    plain = data._plain_block(shape, data._rows(shape.path, piece, 1))
     np.testing.assert_array_equal(fast.x, plain.x)
-    assert np.array_equal(np.signbit(fast.x), np.signbit(plain.x))
     assert [raw.decode() for raw in fast.labels or []] == (plain.labels or [])
     np.testing.assert_array_equal(fast.lines, plain.lines)
+
+
+def test_windows_line_ends_take_the_fast_way_with_the_same_numbers_and_lines():
+    layout = _data_layout(3, 2)
+    unix = data._fast_block(layout, b"1.25,-3,a\n0.5,7,b\n", 4)
+    windows = data._fast_block(layout, b"1.25,-3,a\r\n0.5,7,b\r\n", 4)
+    np.testing.assert_array_equal(windows.x, unix.x)
+    assert windows.labels == unix.labels == [b"a", b"b"]
+    np.testing.assert_array_equal(windows.lines, [4, 5])
+    assert data._fast_block(layout, b"1.25,-3,a\r0.5,7,b\r\n", 4) is None  # a lone \r
+
+
+def test_short_decimals_take_the_clinger_path_and_others_the_text_parser(monkeypatch):
+    calls = []
+    for name in ("_short_decimals", "_decimal_text"):
+        real = getattr(data, name)
+        monkeypatch.setattr(data, name, lambda *args, real=real, name=name: (
+            calls.append(name), real(*args))[1])
+    layout = _data_layout(3, 2)
+    data._fast_block(layout, b"1.25,-3,a\n0.5,7,b\n", 1)
+    data._fast_block(layout, b"1.25,-3,a\n0.5,7e1,b\n", 1)
+    data._fast_block(layout, b"1.25,-3,a\n0.5,1234567890123456,b\n", 1)
+    assert calls == ["_short_decimals", "_decimal_text", "_decimal_text"]
 
 
 def _data_layout(columns, label):
@@ -1006,11 +1049,15 @@ def _data_layout(columns, label):
     return data._Layout(Path("t.csv"), None, 1, columns, label)
 
 
-@pytest.mark.parametrize("cell", ["nan", "1e", "e5", "1-2", "--1", "1.2.3", "1e5.0", " 1",
-                                  "1" * 16, "1e400", ""])
-def test_the_fast_parser_leaves_every_other_cell_to_the_plain_parser(cell):
-    piece = f"1,2\n{cell},3\n".encode()
-    assert data._fast_block(_data_layout(2, None), piece, 1) is None
+@pytest.mark.parametrize("cell", ["nan", "inf", "1e", "e5", "1-2", "--1", "+-1", "1.2.3",
+                                  "1e5.0", " 1", "1 ", "1e400", "", "-", ".", "0x10", "1_000",
+                                  "1e+", "5-", "1ee2", "1,5"])
+@pytest.mark.parametrize("digits", ["short", "long"])
+def test_the_fast_parser_leaves_every_other_cell_to_the_plain_parser(cell, digits):
+    # A long number beside it sends the piece to the text parser; otherwise Clinger's path.
+    other = "1" * 17 if digits == "long" else "3"
+    piece = f"1,2,a\n{cell},{other},b\n".encode()
+    assert data._fast_block(_data_layout(3, 2), piece, 1) is None
 
 
 def test_a_csv_larger_than_a_piece_is_read_whole_with_its_line_numbers(tmp_path, monkeypatch):

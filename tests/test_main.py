@@ -482,7 +482,8 @@ def stat_kind(path):
 @pytest.mark.parametrize("flags, message", [
     (["--plot", "out.txt"], "argument --plot: cannot write 'out.txt': unknown figure format"),
     (["--metrics", "x.png", "--plot", "x.png"], "is the same file as"),
-    (["--save", "."], "argument --save: cannot write '.': it is a directory"),
+    (["--save", "/tmp"], "argument --save: cannot write '/tmp': it is a directory"),
+    (["--save", "."], "argument --save: must name a file, not a folder: got '.'"),
 ])
 def test_outputs_are_checked_before_training(tmp_path, monkeypatch, capsys, flags, message):
     monkeypatch.chdir(tmp_path)
@@ -652,7 +653,9 @@ def test_the_standardisation_travels_with_the_checkpoint(tmp_path, capsys):
     assert main.main(["--data", str(data_file), "--epochs", "40", "--no-plot",
                       "--log-level", "WARNING", "--save", str(saved)]) == 0
     capsys.readouterr()
-    new = write_csv(tmp_path / "new.csv", [["4000", "-4000"], ["6000", "-2000"]], header="a,b")
+    # Named as the training columns were: the checkpoint keeps their names (issue 18).
+    new = write_csv(tmp_path / "new.csv", [["4000", "-4000"], ["6000", "-2000"]],
+                    header="x1,x2")
     assert main.main(["--load", str(saved), "--predict", str(new)]) == 0
     assert [line.split()[1] for line in capsys.readouterr().out.splitlines()] == ["cat", "dog"]
 

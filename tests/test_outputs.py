@@ -351,6 +351,33 @@ def test_check_creates_nothing_when_it_refuses(inside):
     assert listing(inside) == before
 
 
+def test_check_finds_a_folder_where_nothing_can_be_created_whatever_the_permissions_say(
+        inside, monkeypatch):
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: True)  # as root sees /proc
+    assert_refused({"--save": (Path("/proc/x/y.npz"), "checkpoint")}, "--save",
+                   "cannot write '/proc/x/y.npz': cannot create a folder in '/proc': ")
+    assert_refused({"--metrics": (Path("/proc/m.csv"), "metrics")}, "--metrics",
+                   "cannot write '/proc/m.csv': cannot create files in '/proc': ")
+
+
+def test_check_probes_where_the_output_goes_and_leaves_nothing(inside, monkeypatch):
+    made = []
+    for name in ("mkdtemp", "mkstemp"):
+        real = getattr(outputs.tempfile, name)
+
+        def spy(*args, real=real, name=name, **kwargs):
+            made.append((name, kwargs["dir"]))
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(outputs.tempfile, name, spy)
+    Path("here").mkdir()
+    check({"--save": (Path("here/n.npz"), "checkpoint"),
+           "--metrics": (Path("here/a/b/m.csv"), "metrics")})
+    # A file beside an output whose folder exists; a folder where the missing ones go.
+    assert made == [("mkstemp", Path("here")), ("mkdtemp", Path("here"))]
+    assert listing(inside) == ["here"]
+
+
 def test_figure_formats_are_all_supported_by_matplotlib():
     import matplotlib
     matplotlib.use("Agg")
@@ -497,3 +524,98 @@ def test_check_reports_a_failure_to_look_at_a_path_with_its_reason(inside, monke
     monkeypatch.setattr(outputs, "_problem", failing)
     assert assert_refused({"--metrics": (Path("m.csv"), "metrics")}, "--metrics") == (
         f"argument --metrics: cannot write 'm.csv': {shown}")
+
+
+# Durability: each step of an atomic write (outputs._replace), and a test that fails when
+# that step is skipped or moved.
+
+
+@pytest.fixture
+def steps(monkeypatch):
+    """The file system calls of a write, in order: ("fsync", inode, is a folder, size),
+    ("replace", source, destination)."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(handle):
+        info = os.fstat(handle)
+        events.append(("fsync", info.st_ino, stat.S_ISDIR(info.st_mode), info.st_size))
+        return real_fsync(handle)
+
+    def replace(source, destination):
+        events.append(("replace", Path(source), Path(destination)))
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(outputs.os, "fsync", fsync)
+    monkeypatch.setattr(outputs.os, "replace", replace)
+    return events
+
+
+CONTENT = b"epoch,loss\n1,0.5\n" * 100
+
+
+def test_durability_1_the_data_goes_to_a_temporary_file_beside_the_target(tmp_path):
+    target = tmp_path / "m.csv"
+    target.write_bytes(b"old\n")
+    given = []
+
+    def produce(path):
+        given.append(path)
+        path.write_bytes(CONTENT)
+        assert target.read_bytes() == b"old\n"  # untouched until the rename
+
+    write(target, produce)
+    # Beside it (the same file system: the rename is atomic), never the target itself.
+    assert given[0] != target and given[0].parent == target.parent
+    assert target.read_bytes() == CONTENT
+
+
+def test_durability_2_the_file_is_fsynced_whole_before_the_rename(tmp_path, steps):
+    target = tmp_path / "m.csv"
+    write(target, writer(CONTENT))
+    inode = os.stat(target).st_ino  # a rename keeps the inode: the temporary file's
+    files = [k for k, event in enumerate(steps) if event[0] == "fsync" and not event[2]]
+    renames = [k for k, event in enumerate(steps) if event[0] == "replace"]
+    assert len(files) == 1 and steps[files[0]][1] == inode
+    # Flushed first: the bytes on disk are all the bytes produced, then the name follows.
+    assert steps[files[0]][3] == len(CONTENT)
+    assert files[0] < renames[0]
+
+
+def test_durability_3_a_rename_publishes_the_file(tmp_path, steps):
+    target = tmp_path / "m.csv"
+    given = []
+    write(target, lambda path: given.append(path) or path.write_bytes(CONTENT))
+    assert [event for event in steps if event[0] == "replace"] == [
+        ("replace", given[0], target)]
+    assert not given[0].exists()  # moved, not copied
+
+
+def test_durability_4_the_folder_is_fsynced_after_the_rename(tmp_path, steps):
+    target = tmp_path / "m.csv"
+    write(target, writer(CONTENT))
+    folder = os.stat(tmp_path).st_ino
+    rename = next(k for k, event in enumerate(steps) if event[0] == "replace")
+    assert any(event[:3] == ("fsync", folder, True) for event in steps[rename + 1:])
+
+
+def test_durability_4_a_folder_created_for_the_output_is_fsynced_in_its_parent(tmp_path,
+                                                                                steps):
+    target = tmp_path / "a" / "b" / "m.csv"
+    write(target, writer(CONTENT))
+    synced = {event[1] for event in steps if event[0] == "fsync" and event[2]}
+    # The rename's folder, and the parents that record the new folders a and b.
+    assert {os.stat(folder).st_ino for folder in (tmp_path / "a" / "b", tmp_path / "a",
+                                                   tmp_path)} <= synced
+
+
+def test_a_folder_that_cannot_be_synced_is_no_failure(tmp_path, monkeypatch):
+    real_fsync = os.fsync
+
+    def fsync(handle):
+        if stat.S_ISDIR(os.fstat(handle).st_mode):
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_fsync(handle)
+
+    monkeypatch.setattr(outputs.os, "fsync", fsync)
+    assert write(tmp_path / "m.csv", writer(CONTENT)) == tmp_path / "m.csv"
