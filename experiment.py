@@ -252,12 +252,15 @@ def _usage_error(message):
 
 
 def _saved_config(saved):
-    """The saved run's configuration, or what the architecture says of a foreign file's."""
+    """The saved run's configuration, over what its architecture says.
+
+    A checkpoint written by another program (config null) is known by its
+    network alone; a hand-written config that leaves out a setting of the
+    network (its hidden widths, say) takes it from the network too, rather
+    than the program's default, which the file never held.
+    """
     if saved is None:
         return None
-    if saved.config is not None:
-        return saved.config
-    # A checkpoint written by another program: its network is all we know of its run.
     architecture = saved.architecture
     known = dict(hidden=architecture["hidden"], loss=architecture["loss"],
                  dtype=saved.dtype.name, conv=architecture["conv"], norm=architecture["norm"])
@@ -265,7 +268,7 @@ def _saved_config(saved):
         known["activation"] = architecture["activation"]
     if architecture["kernel"] is not None:
         known["kernel"] = architecture["kernel"]
-    return known
+    return known if saved.config is None else {**known, **saved.config}
 
 
 def planned_outputs(config):

@@ -739,3 +739,16 @@ def test_the_log_handler_writes_to_stderr_with_the_time_and_keeps_other_librarie
     assert handler.filter(other)  # another library's warning is shown
     other.levelno = logging.INFO
     assert not handler.filter(other)  # and its chatter is not
+
+
+def test_a_saved_config_without_the_hidden_widths_takes_them_from_the_network(tmp_path):
+    # Issue 18, group 11: such a file was blamed for "hidden 64", a value it never held.
+    net = network("mse", hidden=(12,), dtype=np.float64)
+    path = save(tmp_path / "f.npz", net, "mse")
+    saved = checkpoint.load(path)
+    saved.header["config"] = {"seed": 3}  # written by hand, without "hidden"
+    settings = experiment._saved_config(saved)
+    assert settings["hidden"] == [12] and settings["seed"] == 3
+    config = dict(hidden=settings["hidden"], loss="mse", activation="relu", conv=[],
+                  norm=None, kernel=3)
+    experiment._check_settings_fit_network(config, saved, path)  # no refusal

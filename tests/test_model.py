@@ -221,7 +221,7 @@ def test_a_network_evaluated_in_chunks_gives_the_figures_of_one_pass():
     x, y = rng.standard_normal((50, 36)), np.arange(50) % 3
     whole = build(36, [5], 3, Classes(), conv=[2], image_shape=(1, 6, 6),
                   rng=np.random.default_rng(1), dtype=np.float64)
-    assert whole.chunk == 1024  # a convolution network evaluates in chunks
+    assert whole.chunk == 1024  # a convolution network evaluates in smaller chunks
     whole.chunk = None
     chunked = build(36, [5], 3, Classes(), conv=[2], image_shape=(1, 6, 6),
                     rng=np.random.default_rng(1), dtype=np.float64)
@@ -231,4 +231,4 @@ def test_a_network_evaluated_in_chunks_gives_the_figures_of_one_pass():
     np.testing.assert_allclose(got["loss"], expected["loss"], rtol=1e-12)
     np.testing.assert_allclose(chunked.head.output, whole.head.output, rtol=1e-12)
     np.testing.assert_allclose(chunked.outputs(x), whole.outputs(x), rtol=1e-12)
-    assert build(2, [4], 3, Classes()).chunk is None  # a dense one, all at once
+    assert build(2, [4], 3, Classes()).chunk == 4096  # a dense one, in larger ones
