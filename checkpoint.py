@@ -335,11 +335,17 @@ def _check_writable(text, arrays):
 # Loading
 
 
-def load(path, *, max_bytes=MAX_BYTES):
-    """Read and check a checkpoint; anything unexpected is a CheckpointError with one line."""
+def load(path, *, max_bytes=MAX_BYTES, arrays=True):
+    """Read and check a checkpoint; anything unexpected is a CheckpointError with one line.
+
+    ``arrays=False`` stops before the parameters are read: the header, the
+    members' declarations and the (small) scaler, all checked, with empty
+    ``parameters``, ``state`` and ``optimizer_state``. A run checks its data
+    against that before decompressing anything larger.
+    """
     shown = repr(str(path))
     try:
-        return _load(Path(path), max_bytes)
+        return _load(Path(path), max_bytes, arrays)
     except CheckpointError as error:
         raise CheckpointError(f"cannot read {shown}: {error}") from None
     except PermissionError as error:  # the file is fine, its reader is not allowed
@@ -349,7 +355,7 @@ def load(path, *, max_bytes=MAX_BYTES):
                               f"({type(error).__name__}: {_one_line(error)})") from None
 
 
-def _load(path, max_bytes):
+def _load(path, max_bytes, read_arrays=True):
     """The steps of "Reading is safe" above, in order; the CheckpointErrors without the name."""
     if path.is_dir():
         raise CheckpointError("it is a directory")
@@ -376,7 +382,13 @@ def _load(path, max_bytes):
         if declared > max_bytes:
             raise CheckpointError(f"its arrays declare {declared} bytes in all, more than the "
                                   f"{max_bytes} allowed")
-        arrays = {name: _read_array(archive, infos[f"{name}.npy"]) for name in shapes}
+        wanted = [name for name in shapes if read_arrays or name.startswith("scaler.")]
+        arrays = {name: _read_array(archive, infos[f"{name}.npy"]) for name in wanted}
+    if not read_arrays:
+        for name, array in arrays.items():
+            _check_values(name, array)
+        scaler = (arrays["scaler.mean"], arrays["scaler.scale"]) if header["scaler"] else None
+        return Checkpoint(header, {}, {}, scaler, {}, None)
     return _checkpoint(header, arrays)
 
 

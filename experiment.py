@@ -81,16 +81,22 @@ def run(args, stop=None):
     """
     stop = interrupts.Stop() if stop is None else stop
     try:
-        saved = checkpoint.load(args.load) if args.load is not None else None
+        # The header first: the data is checked against it (its width, the network's
+        # size) before any parameter is decompressed, then the whole file is read.
+        saved = checkpoint.load(args.load, arrays=False) if args.load is not None else None
         config = cli.resolve(args, _saved_config(saved))
         if saved is not None:
             _check_settings_fit_network(config, saved, args.load)
-            checkpoint.check_dtype(saved, np.dtype(config["dtype"]))
         _check_inputs_are_not_outputs(config)
         if config["predict"] is not None:
+            saved = checkpoint.load(args.load)
+            checkpoint.check_dtype(saved, np.dtype(config["dtype"]))
             return predict(config, saved)
         outputs.check(planned_outputs(config))
         dataset = load_dataset(config, saved)
+        if saved is not None:
+            saved = checkpoint.load(args.load)
+            checkpoint.check_dtype(saved, np.dtype(config["dtype"]))
         n_outputs = registry.build(registry.HEADS[config["loss"]]).n_outputs(dataset.n_classes)
         if saved is not None:
             _check_fits(saved, dataset, n_outputs, config)

@@ -981,3 +981,39 @@ def test_a_version_3_file_goes_on_training_and_is_saved_as_version_4(tmp_path):
     assert [layer["name"] for layer in resaved.header["layers"]] == [
         "dense0", "relu0", "dense1"]
     assert resaved.header["optimizer"]["iterations"] == 305
+
+
+def test_the_header_alone_is_read_without_decompressing_a_parameter(tmp_path, monkeypatch):
+    _, path = saved(tmp_path, scaler=(np.zeros(2), np.ones(2)))
+    read = []
+    real = checkpoint._read_array
+    monkeypatch.setattr(checkpoint, "_read_array",
+                        lambda archive, info: read.append(info.filename) or real(archive, info))
+    header_only = load(path, arrays=False)
+    assert read == ["header.npy", "scaler.mean.npy", "scaler.scale.npy"]
+    assert header_only.parameters == {} and header_only.state == {}
+    assert header_only.architecture["n_inputs"] == 2 and header_only.scaler is not None
+
+
+def test_data_of_another_width_is_refused_before_the_parameters_are_read(tmp_path, monkeypatch,
+                                                                         capsys):
+    # Issue 18, group 6: a small checkpoint could decompress to gigabytes before a
+    # width mismatch that its header already shows.
+    import main
+
+    model = tmp_path / "m.npz"
+    rows = tmp_path / "rows.csv"
+    rows.write_text("a,b,label\n" + "\n".join(f"{i % 3},{i % 5},{i % 2}" for i in range(40)))
+    assert main.main(["--data", str(rows), "--epochs", "2", "--no-plot", "--log-level",
+                      "WARNING", "--save", str(model)]) == 0
+    wider = tmp_path / "wider.csv"
+    wider.write_text("a,b,c,label\n" + "\n".join(f"{i},{i},{i},{i % 2}" for i in range(40)))
+    read = []
+    real = checkpoint._read_array
+    monkeypatch.setattr(checkpoint, "_read_array",
+                        lambda archive, info: read.append(info.filename) or real(archive, info))
+    capsys.readouterr()
+    assert main.main(["--load", str(model), "--data", str(wider), "--epochs", "1",
+                      "--no-plot"]) == 2
+    assert "takes 2 features" in capsys.readouterr().err
+    assert not [name for name in read if name.startswith(("dense", "optimizer"))]
