@@ -21,6 +21,7 @@ NOTEBOOK = ROOT / "docs" / "tour.ipynb"
 CELL_TIMEOUT = 120
 # Figures are stored as PNG in the file; beyond this it would be slow to open on a code host.
 MAX_BYTES = 512 * 1024
+STALE = "the outputs stored in docs/tour.ipynb are stale: run python tests/test_notebook.py"
 
 
 def execute(notebook):
@@ -68,13 +69,13 @@ def test_the_stored_tour_was_run_top_to_bottom_with_its_figures():
     cells = code_cells(notebook)
     # One run from the first cell to the last, in one kernel: not cells run out of order,
     # not a notebook saved with its outputs cleared.
-    assert [cell.execution_count for cell in cells] == list(range(1, len(cells) + 1))
+    assert [cell.execution_count for cell in cells] == list(range(1, len(cells) + 1)), STALE
     kinds = [kind for cell in cells for kind in output_kinds(cell)]
-    assert ("stream", "stderr") not in kinds
-    assert not any(kind == "error" for kind, _ in kinds)
+    assert ("stream", "stderr") not in kinds, "a cell of docs/tour.ipynb warns"
+    assert not any(kind == "error" for kind, _ in kinds), "a cell of docs/tour.ipynb fails"
     # The training figure, the two optimizers, ReLU beside softplus: drawn inline, as PNG.
     figures = [kind for kind in kinds if "image/png" in kind[1]]
-    assert len(figures) >= 3
+    assert len(figures) >= 3, STALE
     assert NOTEBOOK.stat().st_size < MAX_BYTES
 
 
@@ -82,13 +83,14 @@ def test_the_tour_runs_in_a_fresh_kernel_and_writes_nothing():
     stored = NOTEBOOK.read_bytes()
     before = repository_files()
     notebook = execute(nbformat.reads(stored.decode("utf-8"), as_version=4))
-    assert NOTEBOOK.read_bytes() == stored
-    assert repository_files() - before == set()
+    assert NOTEBOOK.read_bytes() == stored, "running docs/tour.ipynb rewrote it"
+    written = repository_files() - before
+    assert not written, f"docs/tour.ipynb wrote into the repository: {sorted(written)}"
     # The stored outputs are those of the notebook as it stands: each cell prints, draws
     # and warns exactly what it did when they were written (the numbers aside).
     expected = nbformat.reads(stored.decode("utf-8"), as_version=4)
     assert ([output_kinds(cell) for cell in code_cells(notebook)]
-            == [output_kinds(cell) for cell in code_cells(expected)])
+            == [output_kinds(cell) for cell in code_cells(expected)]), STALE
 
 
 def regenerate():
