@@ -5,7 +5,7 @@ without running. The test executes a copy in memory, fails on the first cell tha
 and never writes the file; after a change to the notebook (or to what it shows), this
 command runs it again and writes the outputs into it:
 
-    python tests/test_notebook.py
+    python -m tests.test_notebook
 """
 
 import os
@@ -21,7 +21,7 @@ NOTEBOOK = ROOT / "docs" / "tour.ipynb"
 CELL_TIMEOUT = 120
 # Figures are stored as PNG in the file; beyond this it would be slow to open on a code host.
 MAX_BYTES = 512 * 1024
-STALE = "the outputs stored in docs/tour.ipynb are stale: run python tests/test_notebook.py"
+STALE = "the outputs stored in docs/tour.ipynb are stale: run python -m tests.test_notebook"
 
 
 def execute(notebook):
