@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,6 +80,7 @@ def test_the_stored_tour_was_run_top_to_bottom_with_its_figures():
     assert NOTEBOOK.stat().st_size < MAX_BYTES
 
 
+@pytest.mark.slow  # a kernel of its own, seconds each: left out of mutation runs
 def test_the_tour_runs_in_a_fresh_kernel_and_writes_nothing():
     stored = NOTEBOOK.read_bytes()
     before = repository_files()
