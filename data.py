@@ -236,11 +236,15 @@ def _standardised(x, rows, scaler, dtype):
 
 
 def digits(seed=0, validation=0.25):
-    """scikit-learn's 8x8 handwritten digits: 1797 images of 0..9, pixel values 0..16.
+    """scikit-learn's 8x8 handwritten digits: 1797 images of 0..9, pixels read as 0..255.
 
-    Bundled with scikit-learn (no download). A seeded stratified
+    Bundled with scikit-learn (no download), with pixel values 0..16; they
+    are put on the 0..255 scale that every image this program reads has
+    (v * 255 / 16), so that a network trained here answers for PNG images
+    of digits through the same saved statistics. A seeded stratified
     ``validation`` part is held out, and each of the 64 pixels is
-    standardised with the training part's mean and standard deviation.
+    standardised with the training part's mean and standard deviation,
+    which makes the scale itself no difference to training.
     """
     try:
         from sklearn.datasets import load_digits  # optional: requirements-dev.txt
@@ -248,7 +252,8 @@ def digits(seed=0, validation=0.25):
         raise DataError("--dataset digits needs scikit-learn: python -m pip install "
                         "scikit-learn (or -r requirements-dev.txt)") from None
     x, y = load_digits(return_X_y=True)
-    return _held_out(x.astype(np.float64), y.astype(np.int64), validation, seed, "digits",
+    return _held_out(x.astype(np.float64) * (255 / 16), y.astype(np.int64), validation, seed,
+                     "digits",
                      name="digits", class_names=[str(k) for k in range(10)], image_shape=(8, 8))
 
 

@@ -447,3 +447,28 @@ def test_images_too_large_for_the_network_are_refused_after_the_first_one(tmp_pa
     err = capsys.readouterr().err
     assert err.startswith("main.py: error: argument --hidden: a 1200-64-... network for --data "
                           f"'{root}' has at least ")
+
+
+def test_a_digits_network_answers_for_png_images_of_digits(tmp_path, capsys):
+    # The digits' pixels are 0..16, a PNG's 0..255: the dataset reads them on the images'
+    # scale, so the saved statistics fit both (a PNG was 16 times too bright before).
+    pytest.importorskip("sklearn")
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    import main
+
+    model = tmp_path / "digits.npz"
+    assert main.main(["--dataset", "digits", "--conv", "16", "32", "--epochs", "10",
+                      "--no-plot", "--log-level", "WARNING", "--save", str(model)]) == 0
+    x, y = load_digits(return_X_y=True)
+    folder = tmp_path / "png"
+    folder.mkdir()
+    for index in range(1000, 1020):
+        pixels = (x[index].reshape(8, 8) * 255 / 16).astype("uint8")
+        Image.fromarray(pixels).save(folder / f"{index}.png")
+    capsys.readouterr()
+    assert main.main(["--load", str(model), "--predict", str(folder)]) == 0
+    answers = [int(line.split()[1]) for line in capsys.readouterr().out.splitlines()]
+    right = sum(answer == label for answer, label in zip(answers, y[1000:1020], strict=True))
+    assert right >= 19  # 16 of 20 when the images were read 16 times too bright
