@@ -517,6 +517,8 @@ def _check_values(name, array):
                               f"{tuple(map(int, index))})")
     if name == "scaler.scale" and not array.all():
         raise CheckpointError("scaler.scale holds 0, which no input can be divided by")
+    if name.endswith(".running_var") and (array < 0).any():
+        raise CheckpointError(f"{name} holds a negative variance ({float(array.min()):g})")
 
 
 # The header

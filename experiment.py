@@ -120,7 +120,8 @@ def run(args, stop=None):
         return run_all(config, dataset, new_trainee, stop)
     if config["explain"]:
         # The first batch that training would see: all of it, or a shuffled mini-batch.
-        batch = batches(len(dataset.y_train), config["batch_size"], trainee.rngs["shuffle"])[0]
+        batch = batches(len(dataset.y_train), config["batch_size"], trainee.rngs["shuffle"],
+                        trainee.network.min_batch)[0]
         print(explain_step(trainee.network, trainee.optimizer, dataset.x_train[batch],
                            dataset.y_train[batch]))
         return cli.EXIT_OK
@@ -175,6 +176,10 @@ def _trainees(config, dataset, n_outputs, start=0):
                             image_shape=image_shape,
                             rng=np.random.default_rng(seeds[0]),
                             dtype=np.dtype(config["dtype"]))
+        if config["batch_size"] is not None and config["batch_size"] < network.min_batch:
+            raise cli.UsageError(f"argument --batch-size: --norm {config['norm']} needs "
+                                 f"mini-batches of at least {network.min_batch} samples, got "
+                                 f"{config['batch_size']}")
         if not network.is_finite():
             raise cli.UsageError(f"argument --weight-scale: initial weights of scale "
                                  f"{config['weight_scale']:g} do not fit {config['dtype']}")
@@ -505,10 +510,30 @@ def run_one(config, dataset, trainee, start, stop, prefix=""):
         # The network as it is returned: after early stopping, that of the best epoch.
         epoch = result.final["epoch"] if result.status == EARLY_STOPPED else result.epochs_done
         final = evaluation_row(trainee.network, trainee.optimizer, dataset, epoch)
+        if result.epochs_done > start and result.status in (COMPLETED, EARLY_STOPPED):
+            _diverged_at_the_end(result, final, trainee.network, prefix)
     with stop.writing():
         written, failed = write_outputs(config, result, final, dataset, trainee, snapshots)
     return Outcome(config["optimizer"], result, final, seconds, written,
                    failed + bool(trainee.failed))
+
+
+def _diverged_at_the_end(result, final, network, prefix):
+    """Mark as diverged a run whose trained network evaluates to NaN or infinity.
+
+    The training loop sees the loss of each step's forward pass, before the
+    step's update: weights finite but huge (a weight decay of 1e6, say) can
+    make only the last evaluation overflow.
+    """
+    if all(np.isfinite(final[key]) for key in ("loss", "val_loss")):
+        return
+    with np.errstate(over="ignore"):
+        largest = max(float(np.abs(array).max()) for _, array in network.parameters())
+    result.status = DIVERGED
+    result.message = (f"training diverged by epoch {result.epochs_done}: the trained network's "
+                      f"loss is not finite (its largest weight is {largest:.3g}); try a lower "
+                      "--learning-rate (or --weight-decay)")
+    log.warning(prefix + result.message)
 
 
 def train_one(config, dataset, trainee, start, stop, prefix=""):
@@ -611,7 +636,9 @@ def write_outputs(config, result, final, dataset, trainee, snapshots):
     written, failed = [], 0
     jobs = []
     if config["save"] is not None and result.status == DIVERGED:
-        log.warning("not saving %s: the weights are not finite", config["save"])
+        log.warning("not saving %s: %s", config["save"],
+                    "the weights are not finite" if not network.is_finite()
+                    else "the trained network's loss is not finite")
     elif config["save"] is not None:
         # After early stopping the weights are those of an earlier epoch than the
         # optimizer's state and the random streams: going on starts those afresh.

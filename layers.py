@@ -567,6 +567,9 @@ class BatchNorm:
     parameters = ("gamma", "beta")
     decayed = ()
     state = ("running_mean", "running_var")
+    # A batch of one sample has no batch statistics: training needs two or more
+    # (``model.Network.min_batch``; the training loop folds a last batch of one in).
+    min_batch = 2
 
     def __init__(self, n_features, *, momentum=0.1, epsilon=1e-5, dtype=np.float64):
         _whole_number(f"BatchNorm({n_features!r})", "n_features", n_features)

@@ -55,6 +55,8 @@ class Network:
             first += 1
         self._first = first
         self._skips_input = "input_gradient" in _keywords(type(self.layers[first]).backward)
+        # The fewest samples a training batch may hold (BatchNorm's statistics need two).
+        self.min_batch = max(getattr(layer, "min_batch", 1) for layer in self.layers)
 
     def forward(self, x, y, training=False):
         """The mean data loss of (x, y); the head keeps its outputs in ``head.output``."""

@@ -41,12 +41,19 @@ class Result:
     final: dict = None
 
 
-def batches(n, batch_size, rng):
-    """Index arrays covering 0..n-1: one full batch, or shuffled mini-batches."""
+def batches(n, batch_size, rng, min_size=1):
+    """Index arrays covering 0..n-1: one full batch, or shuffled mini-batches.
+
+    A last mini-batch of fewer than ``min_size`` samples joins the one before
+    it (a BatchNorm network cannot train on one sample).
+    """
     if batch_size is None or batch_size >= n:
         return [slice(None)]
     order = rng.permutation(n)
-    return [order[start:start + batch_size] for start in range(0, n, batch_size)]
+    parts = [order[start:start + batch_size] for start in range(0, n, batch_size)]
+    if len(parts) > 1 and len(parts[-1]) < min_size:
+        parts[-2:] = [np.concatenate(parts[-2:])]
+    return parts
 
 
 def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
@@ -173,7 +180,7 @@ def _epoch(network, optimizer, x, y, batch_size, rng, epoch, stop=None):
     data_loss_sum = reg_loss_sum = 0.0
     n = 0
     seen = []
-    parts = batches(len(y), batch_size, rng)
+    parts = batches(len(y), batch_size, rng, network.min_batch)
     for index in parts:
         yb = y[index]
         data_loss = network.forward(x[index], yb, training=True)

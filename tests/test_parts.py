@@ -174,3 +174,45 @@ def test_patience_resumes_to_the_same_stop_and_the_same_weights(tmp_path, capsys
     assert resumed_saved.epoch == straight_saved.epoch
     for name, array in straight_saved.parameters.items():
         np.testing.assert_array_equal(resumed_saved.parameters[name], array)
+
+
+def test_a_last_batch_of_one_sample_joins_the_one_before_for_batch_norm(capsys):
+    from train import batches
+
+    rng = np.random.default_rng(0)
+    assert [len(part) for part in batches(7, 3, rng)] == [3, 3, 1]
+    assert [len(part) for part in batches(7, 3, rng, min_size=2)] == [3, 4]
+    assert sorted(np.concatenate(batches(7, 3, rng, min_size=2))) == list(range(7))
+    # The spiral's 300 samples in batches of 299 leave one: it trains, no traceback.
+    assert main.main([*SMALL, "--samples", "100", "--batch-norm", "--batch-size", "299",
+                      "--epochs", "2"]) == 0
+
+
+def test_batch_norm_with_batches_of_one_sample_is_refused_before_training(capsys):
+    assert main.main([*SMALL, "--batch-norm", "--batch-size", "1", "--epochs", "2"]) == 2
+    assert capsys.readouterr().err == (
+        "main.py: error: argument --batch-size: --norm batchnorm needs mini-batches of at "
+        "least 2 samples, got 1\n")
+
+
+def test_a_network_whose_last_evaluation_overflows_is_diverged_not_completed(tmp_path, capsys):
+    # Weights finite but near 1e22 (a weight decay of 1e6): every step's loss was finite,
+    # the trained network's is not. Exit 1 and nothing saved, never "completed" with NaN.
+    saved = tmp_path / "n.npz"
+    assert main.main([*SMALL, "--epochs", "5", "--optimizer", "adamw", "--weight-decay", "1e6",
+                      "--save", str(saved)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out.startswith("diverged: 5/5 epochs")
+    assert "training diverged by epoch 5: the trained network's loss is not finite" in (
+        captured.err)
+    assert not saved.exists()
+
+
+def test_a_negative_saved_variance_is_refused(tmp_path):
+    path = tmp_path / "bn.npz"
+    assert main.main([*SMALL, "--batch-norm", "--epochs", "2", "--save", str(path)]) == 0
+    saved = checkpoint.load(path)
+    saved.state["batchnorm0.running_var"][0] = -1.0
+    with pytest.raises(checkpoint.CheckpointError, match="batchnorm0.running_var holds a "
+                                                         "negative variance"):
+        checkpoint._check_values("batchnorm0.running_var", saved.state["batchnorm0.running_var"])
