@@ -101,6 +101,10 @@ def _standard_streams():
             null.close()
 
 
+# What writing to a stream on a full or failing disk raises.
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
+
+
 def main(argv=None):
     """Run with the flags in ``argv`` (default: the command line); returns the exit status."""
     with _standard_streams():
@@ -140,6 +144,15 @@ def _main(argv):
             else:
                 os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return interrupts.EXIT_STATUS["SIGPIPE"]
+        except OSError as error:
+            if error.errno not in _FULL:
+                raise
+            # Standard output is a full disk (``> /dev/full``): the files were written
+            # by then, the results printed to it are lost; say so, exit as for an output.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            print(f"main.py: error: cannot print the results to standard output: "
+                  f"{error.strerror}", file=sys.stderr)
+            return experiment.EXIT_OUTPUTS
         finally:
             root.removeHandler(handler)
             root.setLevel(previous_level)

@@ -472,3 +472,18 @@ def test_a_digits_network_answers_for_png_images_of_digits(tmp_path, capsys):
     answers = [int(line.split()[1]) for line in capsys.readouterr().out.splitlines()]
     right = sum(answer == label for answer, label in zip(answers, y[1000:1020], strict=True))
     assert right >= 19  # 16 of 20 when the images were read 16 times too bright
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_standard_output_on_a_full_disk_is_one_line_and_exit_3(tmp_path):
+    saved = tmp_path / "n.npz"
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, str(Path(__file__).parent.parent / "main.py"),
+                               "--samples", "10", "--epochs", "3", "--no-plot", "--save",
+                               str(saved)], stdout=full, stderr=subprocess.PIPE, text=True,
+                              timeout=120)
+    assert done.returncode == 3 and saved.exists()
+    assert "Traceback" not in done.stderr
+    assert done.stderr.endswith("main.py: error: cannot print the results to standard "
+                                "output: No space left on device\n")
