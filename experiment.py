@@ -475,6 +475,39 @@ def make_optimizer(name, hyperparameters, config=None, total_steps=None):
     return registry.build(entry, **hyperparameters, **options)
 
 
+# Settings that shape only how a layer starts (its initial weights) or how it is
+# penalised, which a run going on may change; every other setting shapes the layer.
+_NOT_STRUCTURE = {"init", "weight_scale", "weight_regularizer_l1", "weight_regularizer_l2",
+                  "bias_regularizer_l1", "bias_regularizer_l2"}
+
+
+def check_layers(saved, network, path):
+    """Refuse a version-4 file whose layers (kind, settings) are not the network's.
+
+    Dropout is left out (its rate may change on going on, and a prediction
+    has none), and so are the settings of ``_NOT_STRUCTURE``.
+    """
+    if saved.header["layers"] is None or network.specs is None:
+        return
+
+    def structure(kind, settings):
+        return kind, {key: value for key, value in settings.items() if key not in _NOT_STRUCTURE}
+
+    stored = [structure(layer["kind"], layer["settings"]) for layer in saved.header["layers"]
+              if layer["kind"] != "dropout"]
+    built = [structure(kind, json.loads(json.dumps(settings)))
+             for kind, settings in network.specs if kind != "dropout"]
+    for index, (held, made) in enumerate(zip(stored, built, strict=False)):  # lengths: below
+        if held != made:
+            raise cli.UsageError(
+                f"argument --load: layer {index} of {str(path)!r} is {held[0]} "
+                f"{cli.shown(json.dumps(held[1]))}, but the settings build {made[0]} "
+                f"{cli.shown(json.dumps(made[1]))}")
+    if len(stored) != len(built):
+        raise cli.UsageError(f"argument --load: {str(path)!r} holds {len(stored)} layers "
+                             f"(dropout aside), but the settings build {len(built)}")
+
+
 def resume(saved, trainee, config):
     """Put a saved run into ``trainee`` and return the epoch it had reached.
 
@@ -482,6 +515,7 @@ def resume(saved, trainee, config):
     random streams where they were: training continues exactly as one run
     straight through would have. Another optimizer starts fresh, and says so.
     """
+    check_layers(saved, trainee.network, config["load"])
     same_optimizer = (saved.header["optimizer"] is not None
                       and saved.header["optimizer"]["name"] == config["optimizer"])
     checkpoint.restore(saved, trainee.network, trainee.optimizer if same_optimizer else None,
@@ -788,6 +822,7 @@ def predict(config, saved):
                     conv=architecture["conv"], kernel=architecture["kernel"] or 3,
                     norm=architecture["norm"],
                     image_shape=(1, *image_shape) if architecture["conv"] else None)
+    check_layers(saved, network, config.get("load"))
     checkpoint.restore(saved, network)
     names, x = data.prediction_inputs(config["predict"], architecture["n_inputs"],
                                       None if image_shape is None else tuple(image_shape),

@@ -216,3 +216,39 @@ def test_a_negative_saved_variance_is_refused(tmp_path):
     with pytest.raises(checkpoint.CheckpointError, match="batchnorm0.running_var holds a "
                                                          "negative variance"):
         checkpoint._check_values("batchnorm0.running_var", saved.state["batchnorm0.running_var"])
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda layers: layers[1].update(kind="conv3d"), "layer 1 of {path} is conv3d {{}}, but "
+                                                     "the settings build relu {{}}"),
+    (lambda layers: layers[0]["settings"].update(n_inputs=9), "layer 0 of {path} is dense"),
+    (lambda layers: layers.insert(2, dict(kind="tanh", name="tanh0", settings={},
+                                          parameters={}, state={})),
+     "layer 2 of {path} is tanh {{}}, but the settings build dense"),
+])
+def test_a_saved_layer_that_is_not_the_network_built_is_refused(tmp_path, capsys, edit,
+                                                                message):
+    import io
+    import json
+    import zipfile
+
+    from numpy.lib import format as npy
+
+    path = tmp_path / "n.npz"
+    assert main.main([*SMALL, "--epochs", "2", "--save", str(path)]) == 0
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = json.loads(np.load(path)["header"].tobytes())
+    edit(header["layers"])
+    buffer = io.BytesIO()
+    npy.write_array(buffer, np.frombuffer(json.dumps(header).encode(), dtype=np.uint8))
+    members["header.npy"] = buffer.getvalue()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    (tmp_path / "x.csv").write_text("0.1,0.2\n")
+    capsys.readouterr()
+    for flags in (["--epochs", "1", "--no-plot"], ["--predict", str(tmp_path / "x.csv")]):
+        assert main.main(["--load", str(path), *flags]) == 2
+        err = capsys.readouterr().err
+        assert message.format(path=repr(str(path))) in err, err
