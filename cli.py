@@ -189,9 +189,10 @@ def build_parser():
         description="Train a NumPy neural network (by default on the nnfs spiral data), "
                     "validate it, log its progress and plot the result.",
         epilog="Exit status: 0 done, 1 training diverged or the gradient check failed, "
-               "2 bad input, 3 an output could not be written (the others were), 130 "
-               "stopped by Ctrl-C, 141 standard output or error closed, 143 stopped by "
-               "SIGTERM. A stopped run finishes its epoch and writes every output first.")
+               "2 bad input, 3 an output could not be written (the others were), 129 "
+               "stopped by SIGHUP, 130 stopped by Ctrl-C, 141 standard output closed or a "
+               "pipe of either output closed early, 143 stopped by SIGTERM. A stopped "
+               "run finishes its epoch and writes every output first.")
     p.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
 
     g = p.add_argument_group("optimizer (unset values take the optimizer's default)")
@@ -587,6 +588,9 @@ def _check_combinations(args, config):
     if config["schedule"] == "cosine" and args.decay is not None:
         raise UsageError("argument --decay: does not apply to --schedule cosine, which falls "
                          "to 0 over the run's steps by itself")
+    if args.weight_scale is not None and config["init"] not in (None, "normal"):
+        raise UsageError(f"argument --weight-scale: applies to --init normal only "
+                         f"({config['init']} draws its own scale)")
     if args.kernel is not None and not config["conv"]:
         raise UsageError("argument --kernel: needs --conv")
     if config["conv"] and config["kernel"] % 2 == 0:

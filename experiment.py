@@ -158,8 +158,8 @@ def _trainees(config, dataset, n_outputs, start=0):
     # Parameters, gradients and up to two state arrays (Adam's m and v) each.
     needed = 4 * parameters * np.dtype(config["dtype"]).itemsize
     if needed > MAX_NETWORK_BYTES:
-        widths = "-".join(map(str, [dataset.n_features, *config["hidden"], n_outputs]))
-        raise cli.UsageError(f"argument --hidden: a {widths} network has "
+        widths = _stack_text(dataset.n_features, image_shape, config, n_outputs)
+        raise cli.UsageError(f"argument {_size_flag(config)}: a {widths} network has "
                              f"{parameters:,} parameters and would need {needed / 2**30:.0f} "
                              f"GiB with its optimizer, more than {MAX_NETWORK_BYTES >> 30} GiB")
     seeds = np.random.SeedSequence(config["seed"]).spawn(2)
@@ -197,6 +197,18 @@ def _trainees(config, dataset, n_outputs, start=0):
                                                total_steps), rngs, early=early)
 
     return new_trainee
+
+
+def _stack_text(n_features, image_shape, config, n_outputs=None):
+    """'2-64-3', or '1x28x28-conv16-conv32-128-10' for a convolution network."""
+    first = "x".join(map(str, image_shape)) if config["conv"] else str(n_features)
+    parts = [first, *(f"conv{c}" for c in config["conv"]), *map(str, config["hidden"])]
+    return "-".join(parts + ([str(n_outputs)] if n_outputs is not None else []))
+
+
+def _size_flag(config):
+    """The flag to blame for a network too large: the convolutions when there are any."""
+    return "--conv" if config["conv"] else "--hidden"
 
 
 def _parameter_count(kind, settings):
@@ -414,8 +426,8 @@ def _check_network_size(config, n_features, image_shape):
     parameters = sum(_parameter_count(kind, settings) for kind, settings in layer_specs)
     needed = 4 * parameters * np.dtype(config["dtype"]).itemsize
     if needed > MAX_NETWORK_BYTES:
-        widths = "-".join(map(str, [n_features, *config["hidden"]]))
-        raise cli.UsageError(f"argument --hidden: a {widths}-... network for --data "
+        widths = _stack_text(n_features, shape, config)
+        raise cli.UsageError(f"argument {_size_flag(config)}: a {widths}-... network for --data "
                              f"{data.quoted(config['data'])} has at least {parameters:,} "
                              f"parameters and would need {needed / 2**30:.0f} GiB or more with "
                              f"its optimizer, more than {MAX_NETWORK_BYTES >> 30} GiB")

@@ -140,7 +140,8 @@ def test_help_lists_every_flag_and_every_registered_part(capsys):
     for name, entry in registry.OPTIMIZERS.items():
         assert f"{name} {entry.defaults['learning_rate']:g}" in help_of("--learning-rate")
     for status in ("0 done", "1 training diverged", "2 bad input", "3 an output could not",
-                   "130 stopped by Ctrl-C", "141 standard output or error closed",
+                   "129 stopped by SIGHUP", "130 stopped by Ctrl-C",
+                   "141 standard output closed or a pipe of either output closed early",
                    "143 stopped by SIGTERM"):
         assert status in text
 

@@ -252,3 +252,19 @@ def test_a_saved_layer_that_is_not_the_network_built_is_refused(tmp_path, capsys
         assert main.main(["--load", str(path), *flags]) == 2
         err = capsys.readouterr().err
         assert message.format(path=repr(str(path))) in err, err
+
+
+def test_a_convolution_stack_too_large_is_refused_naming_conv(capsys):
+    pytest.importorskip("sklearn")
+    assert main.main(["--dataset", "digits", "--conv", "4096", "4096", "--kernel", "31",
+                      "--epochs", "1", "--no-plot"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "main.py: error: argument --conv: a 1x8x8-conv4096-conv4096-64-10 network has "
+        "16,127,898,314 parameters")
+
+
+def test_weight_scale_with_another_initialisation_is_refused(capsys):
+    assert main.main([*SMALL, "--init", "he", "--weight-scale", "0.5"]) == 2
+    assert capsys.readouterr().err == (
+        "main.py: error: argument --weight-scale: applies to --init normal only (he draws "
+        "its own scale)\n")
