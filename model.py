@@ -57,6 +57,15 @@ class Network:
         self._skips_input = "input_gradient" in _keywords(type(self.layers[first]).backward)
         # The fewest samples a training batch may hold (BatchNorm's statistics need two).
         self.min_batch = max(getattr(layer, "min_batch", 1) for layer in self.layers)
+        # (full name, layer, attribute) of every parameter and of every state array, listed
+        # once: the arrays themselves are read afresh each time (an optimizer's fused path
+        # replaces them with views).
+        self._parameters = [(f"{layer_name}.{name}", layer, name)
+                            for layer, layer_name in zip(self.layers, self.names, strict=True)
+                            for name in parameter_names(layer)]
+        self._state = [(f"{layer_name}.{name}", layer, name)
+                       for layer, layer_name in zip(self.layers, self.names, strict=True)
+                       for name in state_names(layer)]
 
     def forward(self, x, y, training=False):
         """The mean data loss of (x, y); the head keeps its outputs in ``head.output``."""
@@ -125,21 +134,18 @@ class Network:
         A layer's name is its kind (its name in ``registry.LAYERS``, or its
         class's name in lower case) and its number among the layers of that kind.
         """
-        for layer, layer_name in zip(self.layers, self.names, strict=True):
-            for name in parameter_names(layer):
-                yield f"{layer_name}.{name}", getattr(layer, name)
+        for full_name, layer, name in self._parameters:
+            yield full_name, getattr(layer, name)
 
     def gradients(self):
         """(name, array) for the gradient of every parameter, in the order of ``parameters``."""
-        for layer, layer_name in zip(self.layers, self.names, strict=True):
-            for name in parameter_names(layer):
-                yield f"{layer_name}.{name}", getattr(layer, "d" + name)
+        for full_name, layer, name in self._parameters:
+            yield full_name, getattr(layer, "d" + name)
 
     def state(self):
         """(name, array) for what is saved but not trained, e.g. ('batchnorm0.running_mean', m)."""
-        for layer, layer_name in zip(self.layers, self.names, strict=True):
-            for name in state_names(layer):
-                yield f"{layer_name}.{name}", getattr(layer, name)
+        for full_name, layer, name in self._state:
+            yield full_name, getattr(layer, name)
 
     def is_finite(self):
         """True unless some parameter is NaN or infinite, or their sum overflows (divergence)."""
@@ -148,10 +154,8 @@ class Network:
         # sum of those sums: one reduction per array, one test in all.
         total = 0.0
         with np.errstate(over="ignore", invalid="ignore"):  # inf + -inf is the point
-            for _, array in self.parameters():
-                total += float(array.sum())
-            for _, array in self.state():
-                total += float(array.sum())
+            for _, layer, name in self._parameters + self._state:
+                total += float(getattr(layer, name).sum())
         return math.isfinite(total)
 
     def widths(self):
