@@ -116,6 +116,33 @@ def test_teacher_labels_are_the_argmax_of_the_scaled_teacher_plus_noise():
                                       + 0.2 * noise).argmax(axis=1))
 
 
+def test_a_block_teacher_is_constant_on_the_squares_of_the_image():
+    side, block, classes = 6, 3, 4
+    x, y = bench.teacher_data(np.random.SeedSequence(5), 50, side * side, classes, F64,
+                              block=block)
+    teacher_seed, input_seed, noise_seed = np.random.SeedSequence(5).spawn(3)
+    squares = np.random.default_rng(teacher_seed).standard_normal((2, 2, classes))
+    rows, cols = np.divmod(np.arange(side * side), side)  # pixel p is (p // side, p % side)
+    teacher = squares[rows // block, cols // block] / side  # 1 / sqrt(features)
+    want_x = np.random.default_rng(input_seed).standard_normal((50, side * side), np.float32)
+    noise = np.random.default_rng(noise_seed).standard_normal((50, classes))
+    np.testing.assert_array_equal(x, want_x)
+    np.testing.assert_array_equal(y, (want_x.astype(np.float64) @ teacher
+                                      + 0.2 * noise).argmax(axis=1))
+    # Images whose 3x3 squares have the same sums have the same class (noise aside).
+    image = want_x[0].reshape(2, 3, 2, 3).astype(np.float64)
+    shuffled = image[:, ::-1, :, ::-1].reshape(-1)  # every pixel moved within its square
+    np.testing.assert_allclose(shuffled @ teacher, want_x[0] @ teacher, rtol=1e-12)
+
+
+def test_a_block_teacher_needs_a_square_image_whose_side_the_block_divides():
+    for features, block in ((50, 5), (36, 4)):
+        with pytest.raises(ValueError) as error:
+            bench.teacher_data(np.random.SeedSequence(0), 3, features, 2, F32, block=block)
+        assert str(error.value) == (f"teacher blocks of {block}: {features} features are not "
+                                    "a square image whose side the block divides")
+
+
 def test_teacher_inputs_are_the_same_numbers_in_float32_and_float64():
     x32, y32 = bench.teacher_data(np.random.SeedSequence(1), 30, 4, 3, F32)
     x64, y64 = bench.teacher_data(np.random.SeedSequence(1), 30, 4, 3, F64)
