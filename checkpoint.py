@@ -7,22 +7,26 @@ back into a ``Checkpoint``, checking everything in it; ``check_dtype`` and
 caller has built. A file that is wrong in any way is a ``CheckpointError``
 of one line naming the file and the fault.
 
-Format, version 3
+Format, version 4
 -----------------
 A checkpoint is a zip archive (what ``numpy.savez`` writes; members stored
 or deflated) of ``.npy`` files, .npy format version 1.0 or 2.0, one array
 each, in C order (Fortran order is read too). A member is named as below
-plus ".npy"; no other member may be present, none twice. With L Dense
-layers of widths w_0 = n_inputs, w_1 .. w_{L-1} = hidden, w_L = outputs, and
-D the header's dtype ('<f4' for "float32", '<f8' for "float64"):
+plus ".npy"; no other member may be present, none twice. D is the header's
+dtype ('<f4' for "float32", '<f8' for "float64"); each layer of the
+header's ``layers`` list has a name (``dense0``, ``conv2d0``,
+``batchnorm0``: its kind and its number among the layers of that kind) and
+lists the shapes of its parameters and of its state:
 
-    member                              dtype  shape                when
-    header                              |u1    (n,), n <= 2**20     always
-    dense{i}.weights                    D      (w_i, w_{i+1})       i = 0 .. L-1
-    dense{i}.biases                     D      (1, w_{i+1})         i = 0 .. L-1
-    optimizer.dense{i}.weights.{slot}   D      as dense{i}.weights  optimizer is not null:
-    optimizer.dense{i}.biases.{slot}    D      as dense{i}.biases   every slot, every i
-    scaler.mean, scaler.scale           <f8    (1, n_inputs)        scaler is true
+    member                              dtype  shape                     when
+    header                              |u1    (n,), n <= 2**20          always
+    {layer}.{parameter}                 D      as ``layers`` lists it    every layer, every
+    {layer}.{state}                     D      as ``layers`` lists it    parameter and state
+    optimizer.{layer}.{parameter}.{slot} D     as {layer}.{parameter}    optimizer is not null:
+                                                                         every slot, parameter
+    scaler.mean, scaler.scale           <f8    (1, n_inputs)             scaler is true
+    best.{layer}.{parameter or state}   D      as the array it copies    early_stopping is not
+                                                                         null
 
 Every value is finite and scaler.scale has no zero (inputs are used as
 (raw - mean) / scale). A member's uncompressed size in the zip directory is
@@ -31,9 +35,13 @@ with exactly these fields ("int" means a JSON number written without a
 fraction or exponent: 4.0 and true are not ints):
 
     format        "numpy-from-scratch network"
-    version       3
+    version       4
     architecture  {"n_inputs": int >= 1, "hidden": [int >= 1, ...] (may be empty),
-                   "outputs": int >= 1, "loss": non-empty string, the output head's name}
+                   "outputs": int >= 1, "loss": non-empty string, the output head's name,
+                   "activation": null or the hidden layers' activation (registry.ACTIVATIONS),
+                   "conv": [int >= 1, ...], the channels of each convolution block,
+                   "kernel": null (no convolution) or int >= 1, the kernels' size,
+                   "norm": null or the normalisation layer's kind (registry.LAYERS)}
     dtype         "float32" or "float64"
     epoch         int >= 0, the epochs trained
     config        object or null, the run's resolved configuration
@@ -50,15 +58,32 @@ fraction or exponent: 4.0 and true are not ints):
                   outputs of a categorical head, 2 for a binary head of one output
     scaler        true or false, whether the scaler members are present
     image_shape   null or [height, width], ints >= 1 with height * width == n_inputs
+    layers        [{"kind": the layer's name in registry.LAYERS or registry.ACTIVATIONS,
+                    "name": lowercase letters, digits and "_" ending in a number, distinct,
+                    "settings": object, the keyword arguments it was built with,
+                    "parameters": {name: [int >= 1, ...] (1 to 8 sizes)},
+                    "state": {name: [int >= 1, ...]}}, ...], every layer in order; the
+                  Dense layers' widths are those of the architecture
+    features      null or [string, ...], n_inputs names of the input columns
+    early_stopping null or {"waited": int >= 0, evaluations without improvement,
+                   "best_row": object, the figures of the best evaluation}: the state of
+                   --patience, whose best parameters and state are the best.* members
 
 Config and metrics may hold NaN and Infinity as Python's json writes them.
-Versions 1 and 2 are still read. Their headers have exactly format, version,
-architecture, epoch, config and metrics; version 2's architecture is as
-above, version 1's is {"n_inputs", "hidden", "classes"}: "classes" outputs
-and the "categorical" head (softmax and crossentropy). Their members are
-the parameters alone, all float32 or all float64, which is their dtype; the
-other fields are null (scaler false). ``load`` returns every header as
-version 3 has it, version 3 in "version" included.
+Versions 1 to 3 are still read. Version 3's header has the fields above but
+layers, features and early_stopping, and its architecture only n_inputs,
+hidden, outputs and loss; its members are the Dense layers' parameters: with
+L Dense layers of widths w_0 = n_inputs, w_1 .. w_{L-1} = hidden, w_L =
+outputs, dense{i}.weights (w_i, w_{i+1}) and dense{i}.biases (1, w_{i+1})
+for i = 0 .. L-1, their optimizer slots and the scaler as above. Versions 1
+and 2 have exactly format, version, architecture, epoch, config and metrics;
+version 2's architecture is as version 3's, version 1's is {"n_inputs",
+"hidden", "classes"}: "classes" outputs and the "categorical" head (softmax
+and crossentropy). Their members are the parameters alone, all float32 or
+all float64, which is their dtype; the other fields are null (scaler
+false). Every network before version 4 is Dense layers with ReLU between
+them. ``load`` returns every header as version 4 has it, version 4 in
+"version" included (layers null for the older versions).
 
 Reading is safe
 ---------------
@@ -91,7 +116,10 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy
 
-FORMAT, VERSION = "numpy-from-scratch network", 3
+import registry
+from layers import parameter_names, state_names
+
+FORMAT, VERSION = "numpy-from-scratch network", 4
 MAX_BYTES = 1 << 30  # the most the arrays of a checkpoint may declare in all
 MAX_HEADER_BYTES = 1 << 20  # the most JSON the header member may hold
 
@@ -100,8 +128,13 @@ _NPY_LENGTH_FIELD = {(1, 0): 2, (2, 0): 4}  # bytes of the header-length field, 
 _NPY_PREAMBLE_MAX = npy.MAGIC_LEN + 4 + _NPY_HEADER_MAX
 _FLOATS = {"float32": "<f4", "float64": "<f8"}
 _SLOT = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,31}")
+_LAYER_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}[0-9]{1,4}")
+_MAX_DIMENSIONS = 8
 _V3_FIELDS = ("format", "version", "architecture", "dtype", "epoch", "config", "metrics",
               "optimizer", "rng", "classes", "scaler", "image_shape")
+_V4_FIELDS = (*_V3_FIELDS, "layers", "features", "early_stopping")
+_V3_ARCHITECTURE = ("n_inputs", "hidden", "outputs", "loss")
+_V4_ARCHITECTURE = (*_V3_ARCHITECTURE, "activation", "conv", "kernel", "norm")
 _OLD_FIELDS = ("format", "version", "architecture", "epoch", "config", "metrics")
 # What a damaged archive makes zipfile, zlib and numpy raise while reading it.
 _DAMAGED = (OSError, EOFError, ValueError, RuntimeError, NotImplementedError, OverflowError,
@@ -120,6 +153,8 @@ class Checkpoint:
     parameters: dict  # "dense0.weights" -> array, ...
     optimizer_state: dict  # "dense0.weights" -> {slot: array}; {} when no optimizer was saved
     scaler: tuple | None  # (mean, scale), float64 arrays (1, n_inputs), or None
+    state: dict = None  # "batchnorm0.running_mean" -> array, ...: saved, not trained
+    best: dict = None  # early stopping's best parameters and state by name, or None
 
     @property
     def epoch(self):
@@ -139,14 +174,48 @@ class Checkpoint:
 
 
 def architecture_of(network, loss):
-    """The header's description of a network built by ``model.build`` with head ``loss``."""
-    widths = network.widths()
-    return dict(n_inputs=int(widths[0]), hidden=[int(w) for w in widths[1:-1]],
-                outputs=int(widths[-1]), loss=loss)
+    """The header's description of a network built by ``model.build`` with head ``loss``.
+
+    Read from the layers themselves, by their registered kinds: the Dense
+    widths, the convolution blocks' channels and kernel, the hidden
+    activation and the normalisation (None where the network has none).
+    """
+    kinds = [registry.kind_of(layer) for layer in network.layers]
+    dense = [layer for layer, kind in zip(network.layers, kinds, strict=True) if kind == "dense"]
+    convs = [layer for layer, kind in zip(network.layers, kinds, strict=True) if kind == "conv2d"]
+    first = network.layers[0]
+    n_inputs = (math.prod(first.shape) if kinds[0] == "reshape"
+                else network.widths()[0])
+    activation = next((kind for kind in kinds if kind in registry.ACTIVATIONS), None)
+    norm = next((kind for kind in kinds
+                 if kind in registry.LAYERS and registry.LAYERS[kind].role == "norm"), None)
+    hidden = [int(layer.weights.shape[1]) for layer in dense[:-1]]
+    return dict(n_inputs=int(n_inputs), hidden=hidden,
+                outputs=int(dense[-1].weights.shape[1]), loss=loss, activation=activation,
+                conv=[int(layer.weights.shape[0]) for layer in convs],
+                kernel=int(convs[0].weights.shape[2]) if convs else None, norm=norm)
 
 
-def expected_shapes(architecture):
-    """Parameter name -> shape for a network of this architecture."""
+def layers_of(network):
+    """The header's ``layers``: every layer's kind, name, settings and array shapes."""
+    specs = network.specs or [(registry.kind_of(layer), {}) for layer in network.layers]
+    described = []
+    for layer, name, (kind, settings) in zip(network.layers, network.names, specs, strict=True):
+        described.append(dict(
+            kind=kind, name=name, settings=_jsonable(settings),
+            parameters={part: list(getattr(layer, part).shape) for part in parameter_names(layer)},
+            state={part: list(getattr(layer, part).shape) for part in state_names(layer)}))
+    return described
+
+
+def expected_shapes(architecture, layers=None):
+    """Parameter name -> shape for a network of this architecture (and these ``layers``).
+
+    Version 4 lists every layer's arrays; before it, the Dense widths say them.
+    """
+    if layers is not None:
+        return {f"{layer['name']}.{part}": tuple(shape) for layer in layers
+                for part, shape in layer["parameters"].items()}
     widths = [architecture["n_inputs"], *architecture["hidden"], architecture["outputs"]]
     shapes = {}
     for index, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
@@ -155,11 +224,18 @@ def expected_shapes(architecture):
     return shapes
 
 
+def state_shapes(layers):
+    """State name -> shape ('batchnorm0.running_mean' ...) for version 4's ``layers``."""
+    return {f"{layer['name']}.{part}": tuple(shape) for layer in layers or ()
+            for part, shape in layer["state"].items()}
+
+
 # Writing
 
 
 def write(file, network, *, loss, epoch, config=None, metrics=None, optimizer=None,
-          optimizer_name=None, rngs=None, scaler=None, classes=None, image_shape=None):
+          optimizer_name=None, rngs=None, scaler=None, classes=None, image_shape=None,
+          features=None, early_stopping=None):
     """Write a checkpoint to ``file`` (a path or a binary file object): the whole archive.
 
     optimizer: an ``optimizers.Optimizer`` whose state for each of the
@@ -167,19 +243,25 @@ def write(file, network, *, loss, epoch, config=None, metrics=None, optimizer=No
     default the class name in lower case), ``iterations`` and
     ``current_learning_rate``; rngs: {name: numpy Generator}; scaler:
     (mean, scale) or None; classes: list of str or None; image_shape:
-    (height, width) or None.
+    (height, width) or None; features: the names of the input columns, or
+    None; early_stopping: {"waited": int, "best_row": dict, "best": {name:
+    array}} (the best evaluation's parameters and state), or None.
 
     Nothing is written that ``load`` would refuse (ValueError instead), and
     nothing but the archive: placing the file safely is the caller's job.
     """
     parameters = dict(network.parameters())
+    state = dict(network.state())
     header = dict(format=FORMAT, version=VERSION, architecture=architecture_of(network, loss),
                   dtype=_dtype_of(parameters), epoch=operator.index(epoch), config=config,
                   metrics=metrics, optimizer=None, rng=None,
                   classes=None if classes is None else list(classes), scaler=scaler is not None,
                   image_shape=None if image_shape is None else [operator.index(n)
-                                                                for n in image_shape])
-    arrays = dict(parameters)
+                                                                for n in image_shape],
+                  layers=layers_of(network),
+                  features=None if features is None else [str(name) for name in features],
+                  early_stopping=None)
+    arrays = {**parameters, **state}
     if optimizer is not None:
         header["optimizer"] = dict(
             name=optimizer_name or type(optimizer).__name__.lower(),
@@ -195,6 +277,11 @@ def write(file, network, *, loss, epoch, config=None, metrics=None, optimizer=No
     if scaler is not None:
         mean, scale = (np.asarray(part, dtype=np.float64).reshape(1, -1) for part in scaler)
         arrays["scaler.mean"], arrays["scaler.scale"] = mean, scale
+    if early_stopping is not None:
+        header["early_stopping"] = dict(waited=operator.index(early_stopping["waited"]),
+                                        best_row=early_stopping["best_row"])
+        for name, array in early_stopping["best"].items():
+            arrays[f"best.{name}"] = array
     text = json.dumps(header).encode("utf-8")
     _check_writable(text, arrays)
     with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
@@ -233,6 +320,9 @@ def _check_writable(text, arrays):
     try:
         header = _parse_header(json.loads(text))
         shapes = _expected_members(header)
+        missing = [name for name in shapes if name not in arrays]
+        if missing:
+            raise CheckpointError(f"no array for {_few(missing)}")
         for name, array in arrays.items():
             if array.shape != shapes[name]:
                 raise CheckpointError(f"{name} has shape {array.shape}, expected "
@@ -391,15 +481,19 @@ def _checkpoint(header, arrays):
     """A Checkpoint of checked arrays, from the members by name."""
     for name, array in arrays.items():
         _check_values(name, array)
-    shapes = expected_shapes(header["architecture"])
+    shapes = expected_shapes(header["architecture"], header["layers"])
     parameters = {name: arrays[name] for name in shapes}
+    state = {name: arrays[name] for name in state_shapes(header["layers"])}
     optimizer_state = {}
     if header["optimizer"] is not None:
         optimizer_state = {name: {slot: arrays[f"optimizer.{name}.{slot}"]
                                   for slot in header["optimizer"]["slots"]}
                            for name in shapes}
     scaler = (arrays["scaler.mean"], arrays["scaler.scale"]) if header["scaler"] else None
-    return Checkpoint(header, parameters, optimizer_state, scaler)
+    best = None
+    if header["early_stopping"] is not None:
+        best = {name: arrays[f"best.{name}"] for name in (*parameters, *state)}
+    return Checkpoint(header, parameters, optimizer_state, scaler, state, best)
 
 
 def _check_values(name, array):
@@ -417,7 +511,7 @@ def _check_values(name, array):
 
 
 def _parse_header(header):
-    """The header as version 3 has it, every field checked; CheckpointError otherwise."""
+    """The header as version 4 has it, every field checked; CheckpointError otherwise."""
     if not isinstance(header, dict):
         raise CheckpointError(f"its header is not a JSON object: {_shown(header)}")
     if header.get("format") != FORMAT:
@@ -427,10 +521,10 @@ def _parse_header(header):
     if version > VERSION:
         raise CheckpointError(f"it has format version {version}; this program reads versions "
                               f"up to {VERSION}: use a newer copy of it")
-    _fields(header, _V3_FIELDS if version == VERSION else _OLD_FIELDS, "")
-    if version == VERSION:
-        architecture = _architecture(header["architecture"])
-        return dict(
+    _fields(header, {4: _V4_FIELDS, 3: _V3_FIELDS}.get(version, _OLD_FIELDS), "")
+    if version >= 3:
+        architecture = _architecture(header["architecture"], version)
+        parsed = dict(
             format=FORMAT, version=VERSION, architecture=architecture,
             dtype=_choice(header["dtype"], "dtype", tuple(_FLOATS)),
             epoch=_whole(header["epoch"], "epoch", 0),
@@ -440,29 +534,39 @@ def _parse_header(header):
             rng=_rng(header["rng"]),
             classes=_classes(header["classes"], architecture),
             scaler=_boolean(header["scaler"], "scaler"),
-            image_shape=_image_shape(header["image_shape"], architecture["n_inputs"]))
+            image_shape=_image_shape(header["image_shape"], architecture["n_inputs"]),
+            layers=None, features=None, early_stopping=None)
+        if version == 4:
+            parsed.update(layers=_layers(header["layers"], architecture),
+                          features=_features(header["features"], architecture["n_inputs"]),
+                          early_stopping=_early_stopping(header["early_stopping"]))
+        return parsed
     architecture = header["architecture"]
     if version == 1:  # one head only: softmax and crossentropy over "classes" outputs
         _fields(architecture, ("n_inputs", "hidden", "classes"), "architecture.")
         architecture = dict(n_inputs=architecture["n_inputs"], hidden=architecture["hidden"],
                             outputs=architecture["classes"], loss="categorical")
-    return dict(format=FORMAT, version=VERSION, architecture=_architecture(architecture),
+    return dict(format=FORMAT, version=VERSION, architecture=_architecture(architecture, 2),
                 dtype=None, epoch=_whole(header["epoch"], "epoch", 0),
                 config=_object(header["config"], "config"),
                 metrics=_object(header["metrics"], "metrics"),
-                optimizer=None, rng=None, classes=None, scaler=False, image_shape=None)
+                optimizer=None, rng=None, classes=None, scaler=False, image_shape=None,
+                layers=None, features=None, early_stopping=None)
 
 
 def _expected_members(header):
     """Member name (without ".npy", header aside) -> shape, as the header says."""
-    shapes = expected_shapes(header["architecture"])
-    members = dict(shapes)
+    shapes = expected_shapes(header["architecture"], header["layers"])
+    state = state_shapes(header["layers"])
+    members = {**shapes, **state}
     if header["optimizer"] is not None:
         for slot in header["optimizer"]["slots"]:
             members.update({f"optimizer.{name}.{slot}": shape for name, shape in shapes.items()})
     if header["scaler"]:
         n_inputs = header["architecture"]["n_inputs"]
         members["scaler.mean"] = members["scaler.scale"] = (1, n_inputs)
+    if header["early_stopping"] is not None:
+        members.update({f"best.{name}": shape for name, shape in {**shapes, **state}.items()})
     return members
 
 
@@ -477,16 +581,96 @@ def _fields(value, names, prefix):
                               f"the format")
 
 
-def _architecture(value):
+def _architecture(value, version):
+    """Versions 2 and 3 describe the Dense widths and the head; 4 adds the hidden parts."""
     field = "architecture"
     if not isinstance(value, dict):
         raise _wrong(field, "an object", value)
-    _fields(value, ("n_inputs", "hidden", "outputs", "loss"), f"{field}.")
-    return dict(n_inputs=_whole(value["n_inputs"], f"{field}.n_inputs", 1),
-                hidden=[_whole(width, f"{field}.hidden[{index}]", 1)
-                        for index, width in enumerate(_list(value["hidden"], f"{field}.hidden"))],
-                outputs=_whole(value["outputs"], f"{field}.outputs", 1),
-                loss=_text(value["loss"], f"{field}.loss"))
+    _fields(value, _V4_ARCHITECTURE if version == 4 else _V3_ARCHITECTURE, f"{field}.")
+    architecture = dict(
+        n_inputs=_whole(value["n_inputs"], f"{field}.n_inputs", 1),
+        hidden=[_whole(width, f"{field}.hidden[{index}]", 1)
+                for index, width in enumerate(_list(value["hidden"], f"{field}.hidden"))],
+        outputs=_whole(value["outputs"], f"{field}.outputs", 1),
+        loss=_text(value["loss"], f"{field}.loss"),
+        # What every network before version 4 was: ReLU between Dense layers.
+        activation="relu", conv=[], kernel=None, norm=None)
+    if version == 4:
+        conv = _list(value["conv"], f"{field}.conv")
+        architecture.update(
+            activation=_optional_text(value["activation"], f"{field}.activation"),
+            conv=[_whole(width, f"{field}.conv[{index}]", 1) for index, width in enumerate(conv)],
+            kernel=None if value["kernel"] is None and not conv
+            else _whole(value["kernel"], f"{field}.kernel", 1),
+            norm=_optional_text(value["norm"], f"{field}.norm"))
+    return architecture
+
+
+def _layers(value, architecture):
+    """Version 4's list of layers: kind, name, settings and the shapes of their arrays."""
+    names = set()
+    for index, layer in enumerate(_list(value, "layers")):
+        field = f"layers[{index}]"
+        if not isinstance(layer, dict):
+            raise _wrong(field, "an object", layer)
+        _fields(layer, ("kind", "name", "settings", "parameters", "state"), f"{field}.")
+        _text(layer["kind"], f"{field}.kind")
+        if not isinstance(layer["name"], str) or not _LAYER_NAME.fullmatch(layer["name"]) \
+                or layer["name"] in names:
+            raise _wrong(f"{field}.name", "a new name of lowercase letters, digits and _ "
+                         "ending in a number", layer["name"])
+        names.add(layer["name"])
+        if not isinstance(layer["settings"], dict):
+            raise _wrong(f"{field}.settings", "an object", layer["settings"])
+        for kind in ("parameters", "state"):
+            arrays = layer[kind]
+            if not isinstance(arrays, dict):
+                raise _wrong(f"{field}.{kind}", "an object", arrays)
+            for part, shape in arrays.items():
+                where = f"{field}.{kind}.{part}"
+                if not _SLOT.fullmatch(part):
+                    raise _wrong(f"{field}.{kind}", "names of up to 32 letters, digits and _",
+                                 part)
+                if not isinstance(shape, list) or not 1 <= len(shape) <= _MAX_DIMENSIONS:
+                    raise _wrong(where, f"a shape of 1 to {_MAX_DIMENSIONS} sizes", shape)
+                for size in shape:
+                    _whole(size, where, 1)
+    layers = value
+    dense = [layer for layer in layers if layer["kind"] == "dense"]
+    if not dense or any(len(layer["parameters"].get("weights", ())) != 2 for layer in dense):
+        raise _wrong("layers", "a list that ends in Dense layers with weights", _kinds(layers))
+    widths = [shape[1] for layer in dense for shape in (layer["parameters"]["weights"],)]
+    if widths != [*architecture["hidden"], architecture["outputs"]]:
+        raise _wrong("layers", f"Dense layers of widths {architecture['hidden']} and "
+                     f"{architecture['outputs']} as the architecture says", widths)
+    return layers
+
+
+def _kinds(layers):
+    return [layer.get("kind") if isinstance(layer, dict) else layer for layer in layers]
+
+
+def _features(value, n_inputs):
+    if value is None:
+        return None
+    names = _list(value, "features")
+    if len(names) != n_inputs or not all(isinstance(name, str) for name in names):
+        raise _wrong("features", f"{n_inputs} strings, one per input", value)
+    return names
+
+
+def _early_stopping(value):
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise _wrong("early_stopping", "null or an object", value)
+    _fields(value, ("waited", "best_row"), "early_stopping.")
+    return dict(waited=_whole(value["waited"], "early_stopping.waited", 0),
+                best_row=_object(value["best_row"], "early_stopping.best_row"))
+
+
+def _optional_text(value, field):
+    return None if value is None else _text(value, field)
 
 
 def _optimizer(value):
@@ -616,7 +800,8 @@ def check_dtype(checkpoint, dtype):
     float32's largest finite value would silently become inf. The message
     names the array and its largest magnitude.
     """
-    arrays = dict(checkpoint.parameters)
+    arrays = {**checkpoint.parameters, **(checkpoint.state or {})}
+    arrays.update({f"best.{name}": array for name, array in (checkpoint.best or {}).items()})
     for name, state in checkpoint.optimizer_state.items():
         arrays.update({f"optimizer.{name}.{slot}": array for slot, array in state.items()})
     if checkpoint.scaler is not None:
@@ -636,56 +821,62 @@ def _check_fits(name, array, dtype):
 def restore(checkpoint, network, optimizer=None, rngs=None):
     """Put a checkpoint into a network, and into an optimizer and generators when given.
 
-    Parameters go into ``network`` in place (``array[...] = saved``, so views
-    stay views), cast to its dtype. The optimizer's state, ``iterations``
-    and ``current_learning_rate`` go into ``optimizer`` (through
-    ``optimizer.state(param)[slot][...] = saved``) when one was saved. The
-    generator states go into ``rngs`` ({name: Generator}) for every name
-    both have. Everything is checked before anything changes: the network
-    must have exactly the saved parameters and shapes, the optimizer the
-    saved slots, each generator must accept its state; else CheckpointError.
+    Parameters and state (running statistics) go into ``network`` in place
+    (``array[...] = saved``, so views stay views), cast to its dtype. The
+    optimizer's state, ``iterations`` and ``current_learning_rate`` go into
+    ``optimizer`` (through ``optimizer.state(param)[slot][...] = saved``)
+    when one was saved. The generator states go into ``rngs`` ({name:
+    Generator}) for every name both have. Everything is checked before
+    anything changes: the network must have exactly the saved parameters,
+    state and shapes, the optimizer the saved slots, each generator must
+    accept its state; else CheckpointError.
     """
     params = dict(network.parameters())
+    state = dict(network.state())
     saved = checkpoint.header["optimizer"]
     use_optimizer = optimizer is not None and saved is not None
     if use_optimizer and sorted(optimizer.slots) != sorted(saved["slots"]):
         raise CheckpointError(f"the checkpoint's optimizer {saved['name']!r} has the state "
                               f"{sorted(saved['slots'])}, the optimizer given "
                               f"{sorted(optimizer.slots)}")
-    _check_network(checkpoint, params, use_optimizer)
+    _check_network(checkpoint.parameters, params, "parameters")
+    _check_network(checkpoint.state or {}, state, "state")
+    for name, param in params.items():
+        if use_optimizer:
+            for slot, array in checkpoint.optimizer_state[name].items():
+                _check_fits(f"optimizer.{name}.{slot}", array, param.dtype)
     states = checkpoint.header["rng"] or {}
     rngs = {name: generator for name, generator in (rngs or {}).items() if name in states}
     for name, generator in rngs.items():
         _set_state(type(generator.bit_generator)(), states[name], name)  # a trial run
     for name, param in params.items():
         param[...] = checkpoint.parameters[name]
+    for name, array in state.items():
+        array[...] = checkpoint.state[name]
     if use_optimizer:
         for name, param in params.items():
-            state = optimizer.state(param)
+            slots = optimizer.state(param)
             for slot, array in checkpoint.optimizer_state[name].items():
-                state[slot][...] = array
+                slots[slot][...] = array
         optimizer.iterations = saved["iterations"]
         optimizer.current_learning_rate = saved["current_learning_rate"]
     for name, generator in rngs.items():
         _set_state(generator.bit_generator, states[name], name)
 
 
-def _check_network(checkpoint, params, with_optimizer):
-    """Refuse a network whose parameters (and their optimizer state) cannot hold the saved ones."""
-    missing = [name for name in checkpoint.parameters if name not in params]
-    unexpected = [name for name in params if name not in checkpoint.parameters]
+def _check_network(saved_arrays, arrays, what):
+    """Refuse a network whose arrays (parameters or state) cannot hold the saved ones."""
+    missing = [name for name in saved_arrays if name not in arrays]
+    unexpected = [name for name in arrays if name not in saved_arrays]
     if missing or unexpected:
-        raise CheckpointError(f"the network does not have the saved parameters: missing "
+        raise CheckpointError(f"the network does not have the saved {what}: missing "
                               f"{_few(missing)}, unexpected {_few(unexpected)}")
-    for name, param in params.items():
-        saved = checkpoint.parameters[name]
-        if param.shape != saved.shape:
-            raise CheckpointError(f"the network's {name} has shape {param.shape}, the saved "
+    for name, array in arrays.items():
+        saved = saved_arrays[name]
+        if array.shape != saved.shape:
+            raise CheckpointError(f"the network's {name} has shape {array.shape}, the saved "
                                   f"one {saved.shape}")
-        _check_fits(name, saved, param.dtype)
-        if with_optimizer:
-            for slot, array in checkpoint.optimizer_state[name].items():
-                _check_fits(f"optimizer.{name}.{slot}", array, param.dtype)
+        _check_fits(name, saved, array.dtype)
 
 
 def _set_state(bit_generator, state, name):

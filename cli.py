@@ -24,11 +24,19 @@ DEFAULTS = dict(
     loss=None,              # the dataset's: categorical for classes, mse for a regression
     epochs=10000,           # the book's
     hidden=[64],            # the book's 2-64-3 network
+    activation="relu",      # the book's hidden activation
+    init=None,              # the book's normal for Dense (--weight-scale), he for Conv2D
+    conv=[],                # no convolution blocks: a dense network
+    kernel=3,               # 3x3 kernels, the most common choice for small images
+    norm=None,              # no normalisation layers (--batch-norm is --norm batchnorm)
     weight_scale=0.01,      # initial weights weight_scale * N(0, 1), the book's
     dropout=0.0,
     l1=0.0,
     l2=0.0,
     batch_size=None,        # one full batch, as in the book's spiral chapters
+    schedule="inverse",     # the book's decay, LR / (1 + decay * t)
+    warmup=0,               # no warm-up steps
+    clip_norm=None,         # gradients are not clipped
     dtype="float32",        # the book's precision, and 1.3x-3x faster than float64 (bench.py)
     seed=0,                 # seed 0 draws the book's training data
     samples=100,            # points per class: the book's spiral(100, 3)
@@ -44,16 +52,20 @@ DEFAULTS = dict(
 # What a saved run (``--load``) passes on when its flag is not given: the data,
 # the network and how it is trained, so that training continues as it was.
 INHERITED = ("dataset", "data", "samples", "classes", "loss", "hidden", "weight_scale",
-             "dropout", "l1", "l2", "batch_size", "dtype", "seed", "optimizer", "log_every")
+             "dropout", "l1", "l2", "batch_size", "dtype", "seed", "optimizer", "log_every",
+             "activation", "init", "conv", "kernel", "norm", "schedule", "warmup", "clip_norm",
+             "patience", "min_delta")
 # The flags that choose the data, which a dataset takes or not (its registry "options").
 DATA_OPTIONS = ("samples", "classes", "data")
 # A saved network has these built in: a flag that contradicts the file is refused.
-ARCHITECTURE = ("hidden", "classes", "loss")
+ARCHITECTURE = ("hidden", "classes", "loss", "activation", "conv", "kernel", "norm")
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 MAX_SEED = 2**32 - 1  # NumPy's legacy seeding, which nnfs's data uses, takes 32 bits
 MAX_CLASSES = 256     # nnfs stores labels as uint8
 MAX_WIDTH = 100_000   # units of a hidden layer: far beyond what trains on a CPU
+MAX_CHANNELS = 4096   # channels of a convolution block
+MAX_KERNEL = 31       # kernel size: larger than the images this program reads
 MAX_SAMPLES = 1_000_000  # points per class that nnfs draws
 
 
@@ -192,6 +204,32 @@ def build_parser():
                    help=f"width of each hidden layer, 1 to {MAX_WIDTH:,}, e.g. --hidden 64 64 "
                         "(default: 64"
                         f"{_dataset_defaults('hidden')})")
+    activations = "; ".join(f"{name}: {entry.help}"
+                            for name, entry in registry.ACTIVATIONS.items())
+    g.add_argument("--activation", choices=list(registry.ACTIVATIONS),
+                   help=f"activation of the hidden layers: {activations} "
+                        f"(default: {DEFAULTS['activation']})")
+    inits = "; ".join(f"{name}: {text}" for name, text in registry.INITS.items())
+    g.add_argument("--init", choices=list(registry.INITS),
+                   help=f"initial weights of the Dense and Conv2D layers: {inits} "
+                        "(default: normal for Dense, he for Conv2D); biases start at 0")
+    g.add_argument("--conv", type=whole_number(1, MAX_CHANNELS), nargs="+", metavar="C",
+                   help="for images (--dataset digits, an image folder): one block per C of "
+                        "Conv2D(C channels, K x K, padding K//2) -> [norm] -> activation -> "
+                        "MaxPool2D(2), then Flatten and the --hidden layers, e.g. --conv 16 32 "
+                        "(default: none)")
+    g.add_argument("--kernel", type=whole_number(1, MAX_KERNEL), metavar="K",
+                   help=f"with --conv: odd kernel size K, 1 to {MAX_KERNEL} (default: "
+                        f"{DEFAULTS['kernel']})")
+    norms = {name: entry for name, entry in registry.LAYERS.items() if entry.role == "norm"}
+    g.add_argument("--norm", choices=list(norms),
+                   help="a normalisation layer after every hidden Dense and Conv2D, before "
+                        "its activation: " + "; ".join(f"{name}: {entry.help}"
+                                                      for name, entry in norms.items())
+                        + " (default: none)")
+    g.add_argument("--batch-norm", action="store_true",
+                   help="BatchNorm after every hidden Dense and Conv2D, before its "
+                        "activation: the same as --norm batchnorm")
     g.add_argument("--weight-scale", type=non_negative, metavar="S",
                    help="initial weights are S * N(0, 1), biases 0 (default: 0.01"
                         f"{_dataset_defaults('weight_scale')})")
@@ -204,6 +242,15 @@ def build_parser():
                    help="L2 penalty on hidden layers' weights and biases (default: 0)")
     g.add_argument("--batch-size", type=positive_whole, metavar="N",
                    help="train on shuffled mini-batches of N samples (default: the full batch)")
+    schedules = "; ".join(f"{name}: {entry.help}" for name, entry in registry.SCHEDULES.items())
+    g.add_argument("--schedule", choices=list(registry.SCHEDULES),
+                   help=f"learning rate of step t (counted from 0): {schedules} (default: "
+                        f"{DEFAULTS['schedule']})")
+    g.add_argument("--warmup", type=whole_number(0), metavar="N",
+                   help="multiply the rate of the first N steps by (t + 1) / N (default: 0)")
+    g.add_argument("--clip-norm", type=_number("positive"), metavar="C",
+                   help="scale all gradients down together whenever their global L2 norm "
+                        "exceeds C, before each step (default: no clipping)")
     g.add_argument("--dtype", choices=("float32", "float64"),
                    help="precision of the data, parameters and arithmetic; float32, the "
                         "book's precision, trains 1.3x (spiral) to 3x (MNIST's size) faster "
@@ -305,11 +352,17 @@ def resolve(args, saved=None):
     not fit together.
     """
     given = {key: value for key, value in vars(args).items() if value is not None}
+    if args.batch_norm:
+        if given.get("norm", "batchnorm") != "batchnorm":
+            raise UsageError(f"argument --batch-norm: cannot be combined with --norm "
+                             f"{given['norm']}")
+        given["norm"] = "batchnorm"
     if saved is not None:
         saved = _checked_settings(saved, args.load)
         for key in ARCHITECTURE:
             if key in given and key in saved and given[key] != saved[key]:
-                raise UsageError(f"argument --{key}: the network in {str(args.load)!r} has "
+                flag = "--batch-norm" if key == "norm" and args.batch_norm else f"--{key}"
+                raise UsageError(f"argument {flag}: the network in {str(args.load)!r} has "
                                  f"--{key} {shown(saved.get(key))}, not {shown(given[key])}")
     if "data" in given and "dataset" not in given:
         given["dataset"] = "file"  # --data PATH alone means --dataset file
@@ -386,7 +439,7 @@ def _checked_settings(saved, path):
         try:
             if key == "hyperparameters":
                 checked[key] = _checked_hyperparameters(value, saved.get("optimizer"))
-            elif key == "hidden" and value == []:
+            elif key in ("hidden", "conv") and value == []:
                 checked[key] = []  # a saved network may have none: the flag cannot say so
             elif key == "data":
                 if not isinstance(value, str) or not value:
@@ -474,6 +527,11 @@ def _check_combinations(args, config):
         raise UsageError(f"argument --animate: {str(args.animate)!r} must end in .gif")
     if args.checkpoint_every is not None and args.save is None:
         raise UsageError("argument --checkpoint-every: needs --save")
+    if args.kernel is not None and not config["conv"]:
+        raise UsageError("argument --kernel: needs --conv")
+    if config["conv"] and config["kernel"] % 2 == 0:
+        raise UsageError(f"argument --kernel: must be odd, so that padding K//2 keeps an "
+                         f"image's size, got {config['kernel']}")
     if args.gradient_sample is not None and not args.check_gradients:
         raise UsageError("argument --gradient-sample: needs --check-gradients")
     if args.explain:

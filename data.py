@@ -16,8 +16,10 @@ file and what is wrong.
 import contextlib
 import csv
 import io
+import itertools
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +51,8 @@ class Dataset:
     scaler: tuple = None
     # (height, width) when each row is a greyscale image, flattened row by row.
     image_shape: tuple = None
+    # The features' names, from a CSV file's header, in the order of the columns of x.
+    feature_names: list = None
 
     @property
     def n_classes(self):
@@ -171,19 +175,63 @@ def standardise(x, scaler):
     return result
 
 
-def _held_out(x, y, validation, seed, source, scaler=None, **fields):
-    """A classification Dataset from x, y split by ``split``; ``source`` names the data."""
+def _held_out(x, y, validation, seed, source, scaler=None, dtype=np.float64, **fields):
+    """A classification Dataset from x, y split by ``split``; ``source`` names the data.
+
+    The parts are standardised into new arrays of ``dtype``, ROWS_AT_ONCE rows
+    at a time: x (of any numeric type) is never copied whole in float64.
+    """
     train, val = split(y, validation, seed)
     if len(val) == 0:
         raise DataError(f"{source} is too small: each class has a single sample, so none can "
                         f"be held out for validation")
     if scaler is None:
         try:
-            scaler = fit_scaler(x[train])
+            scaler = _scaler_of(x, train)
         except DataError as error:
             raise DataError(f"{source}: {error}") from None
-    return Dataset(standardise(x[train], scaler), y[train], standardise(x[val], scaler), y[val],
-                   "classes", scaler=scaler, **fields)
+    return Dataset(_standardised(x, train, scaler, dtype), y[train],
+                   _standardised(x, val, scaler, dtype), y[val], "classes", scaler=scaler,
+                   **fields)
+
+
+# Rows standardised at once: a few megabytes of float64 whatever the data's size.
+ROWS_AT_ONCE = 4096
+
+
+def _scaler_of(x, rows):
+    """``fit_scaler(x[rows])``, computed ROWS_AT_ONCE rows at a time in float64."""
+    if len(x) * x.shape[1] <= ROWS_AT_ONCE * 64:
+        return fit_scaler(x[rows])
+    steps = [rows[k:k + ROWS_AT_ONCE] for k in range(0, len(rows), ROWS_AT_ONCE)]
+    first = x[rows[:1]].astype(np.float64)
+    total = np.zeros_like(first)
+    constant = np.ones(first.shape, dtype=bool)
+    with np.errstate(over="ignore", invalid="ignore"):  # checked by fit_scaler's rule below
+        for step in steps:
+            chunk = x[step].astype(np.float64)
+            total += chunk.sum(axis=0, keepdims=True)
+            constant &= (chunk == first).all(axis=0, keepdims=True)
+        mean = total / len(rows)
+        squares = np.zeros_like(first)
+        for step in steps:
+            squares += ((x[step] - mean) ** 2).sum(axis=0, keepdims=True)
+        mean = np.where(constant, first, mean)
+        scale = np.where(constant, 1.0, np.sqrt(squares / len(rows)))
+    if not (np.isfinite(mean).all() and np.isfinite(scale).all()):
+        column = int(np.flatnonzero(~(np.isfinite(mean) & np.isfinite(scale)))[0]) + 1
+        raise DataError(f"feature {column} has values too large to standardise "
+                        "(their squares overflow)")
+    return mean, scale
+
+
+def _standardised(x, rows, scaler, dtype):
+    """``standardise(x[rows], scaler)`` as a new array of ``dtype``, in steps of rows."""
+    out = np.empty((len(rows), x.shape[1]), dtype=dtype)
+    with np.errstate(over="ignore"):  # beyond float32: training finds it not finite
+        for k in range(0, len(rows), ROWS_AT_ONCE):
+            out[k:k + ROWS_AT_ONCE] = standardise(x[rows[k:k + ROWS_AT_ONCE]], scaler)
+    return out
 
 
 def digits(seed=0, validation=0.25):
@@ -206,48 +254,66 @@ def digits(seed=0, validation=0.25):
 # -- The learner's own data ----------------------------------------------------------------------
 
 
-def from_path(path, seed=0, validation=0.25):
+def from_path(path, seed=0, validation=0.25, *, header="auto", label_column=None,
+              dtype=np.float64, check=None):
     """The learner's data: a CSV file, or a folder of images with one subfolder per class.
 
-    CSV: every column but the last a numeric feature, the last the label (a
-    class name or a number); the first row is a header when one of its
-    feature cells is not a number; blank lines are skipped. The features
-    are standardised with the training part's statistics.
+    CSV: numeric feature columns and a label column (a class name or a
+    number; numbers name classes by value, so "1", "1.0" and "01" are one
+    class). Which row is a header and which column the label follow stated
+    rules that a flag overrides: ``header`` "auto" (``_layout``'s rule), "yes"
+    or "no"; ``label_column`` None (a header cell named "label", else the last
+    column), "first", "last", a column number from 1 or a header name. A
+    label column whose classes mostly hold one sample is refused as a
+    likely mistake. Blank lines are skipped. The header's names (if any)
+    become ``feature_names``.
 
     Images: ``PATH/<class>/<image>``, or the book's chapter-19 layout
     ``PATH/train/<class>/<image>`` and ``PATH/test/<class>/<image>``, whose
     train/ and test/ are then the training and validation parts as given.
-    Each image is read with Pillow, made greyscale and flattened row by
-    row; all must have the same size. The pixels are scaled as the book
-    does, (x - 127.5) / 127.5, expressed as the scaler mean = scale = 127.5.
+    Each image is read with Pillow, made greyscale, put on the 8-bit scale
+    0..255 by its own range (8-bit, 16-bit and floating-point images alike:
+    ``_open_image``) and flattened row by row; all must have the same size.
+    The pixels are then scaled as the book does, (x - 127.5) / 127.5,
+    expressed as the scaler mean = scale = 127.5.
 
     Without a given split, a seeded stratified ``validation`` part is held
-    out (``split``). Class names are sorted, numerically when all are
-    numbers ("2" before "10"); labels index them. Files whose names start
-    with "." are skipped. Raises DataError for input that cannot be used.
+    out (``split``). Features are standardised with the training part's
+    statistics into arrays of ``dtype``. Class names are sorted, numerically
+    when all are numbers ("2" before "10"); labels index them. Files whose
+    names start with "." are skipped. ``check(n_features, image_shape)``, if
+    given, is called as soon as the first row or image shows the width, before
+    the rest is read: it may raise to refuse the data early. Raises DataError
+    for input that cannot be used.
     """
     path = Path(path)
+    if header not in HEADER_CHOICES:
+        raise ValueError(f"header must be one of {', '.join(HEADER_CHOICES)}, got {header!r}")
     with _readable(path):
         if path.is_dir():
-            return _image_folder(path, seed, validation)
+            return _image_folder(path, seed, validation, dtype, check)
         _regular_file(path)
         if _open_image(path) is not None:
             raise DataError(f"{quoted(path)} is a single image: give a CSV file, or a folder "
                             f"with one subfolder of images per class")
-        return _csv_dataset(path, seed, validation)
+        return _csv_dataset(path, seed, validation, header, label_column, dtype, check)
 
 
-def prediction_inputs(path, n_features, image_shape=None):
-    """``(names, raw_x)`` for ``--predict``: the inputs in PATH, one name and row each.
+def prediction_inputs(path, n_features, image_shape=None, *, header="auto",
+                      feature_names=None, scaler=None, dtype=np.float64):
+    """``(names, x)`` for ``--predict``: the inputs in PATH, one name and row each.
 
     PATH is a CSV file of feature rows (``n_features`` numbers a row, no
-    label column, header optional), an image file, or a folder of image
-    files (taken in order of name; subfolders are not searched). Names are
-    "rows.csv:2" (the file's name and line number) or the image file's
-    name. raw_x is (N, n_features) float64 and NOT standardised: the caller
-    applies the model's scaler. Images need a model trained on images of
-    ``image_shape`` (height, width). An input that does not fit raises
-    DataError naming the file and the shape the model takes.
+    label column, a header by the rule of ``from_path`` or as ``header``
+    says), an image file, or a folder of image files (taken in order of name;
+    subfolders are not searched). Names are "rows.csv:2" (the file's name and
+    line number) or the image file's name. With ``feature_names`` (the
+    model's) and a header, the columns are taken by name, in any order; a
+    header naming other columns is refused. x is (N, n_features) of
+    ``dtype``: raw values, or standardised with ``scaler`` when given. Images
+    need a model trained on images of ``image_shape`` (height, width). An
+    input that does not fit raises DataError naming the file and the shape
+    the model takes.
     """
     path = Path(path)
     with _readable(path):
@@ -257,7 +323,7 @@ def prediction_inputs(path, n_features, image_shape=None):
                 raise DataError(f"{quoted(path)} holds no image files "
                                 f"(subfolders are not searched)")
         elif _regular_file(path) and _open_image(path) is None:
-            return _prediction_rows(path, n_features)
+            return _prediction_rows(path, n_features, header, feature_names, scaler, dtype)
         else:
             files = [path]
         raw_x = np.empty((len(files), n_features), dtype=np.float64)
@@ -270,7 +336,9 @@ def prediction_inputs(path, n_features, image_shape=None):
                 raise DataError(f"{quoted(file)} is {_size(image.shape)} pixels, the model "
                                 f"takes {_size(image_shape)} images")
             raw_x[row] = image.ravel()
-    return [file.name for file in files], raw_x
+    x = raw_x if scaler is None else standardise(raw_x, scaler)
+    with np.errstate(over="ignore"):
+        return [file.name for file in files], x.astype(dtype, copy=False)
 
 
 @contextlib.contextmanager
@@ -313,43 +381,118 @@ def _sorted_names(names):
 
 
 # CSV files
+#
+# A CSV file is read in pieces of about PIECE_BYTES, each ending at the end of a
+# row, so that memory holds the values, never the text or a Python object per
+# cell. Each piece is parsed by ``_plain_block`` (the csv module, cell by cell:
+# the reference) or, when it holds only plain decimal numbers and labels, by
+# ``_fast_block``, a vectorised parser that gives the same numbers ten times
+# faster (tests/test_data.py checks the two equal; README "Speed" has the MB/s).
+
+PIECE_BYTES = 1 << 21
+HEADER_CHOICES = ("auto", "yes", "no")
+# Names a header may give the label column, found in any case (Kaggle's MNIST: "label").
+LABEL_NAMES = ("label",)
 
 
-def _csv_rows(path):
-    """The non-blank rows of a CSV file, as (line number, cells)."""
+@dataclass
+class _Layout:
+    """What the first row says of a CSV file: its header, its width, its label column."""
+
+    path: Path
+    header: list        # the header's cells, or None
+    first_line: int     # the line of the first row, the reference for the others' width
+    columns: int
+    label: int          # index of the label column, or None (prediction inputs)
+
+    def features(self, cells):
+        return cells if self.label is None else cells[:self.label] + cells[self.label + 1:]
+
+
+@dataclass
+class _Block:
+    """Parsed rows: raw values (n, features) float64, labels as written (or None), lines (n,)."""
+
+    x: np.ndarray
+    labels: list
+    lines: np.ndarray
+
+
+def _pieces(path):
+    """(first line number, bytes) of the file, in pieces ending at a row's end.
+
+    A piece never ends inside a quoted cell (which may hold line breaks): it
+    ends at a line break after an even number of quote characters. The last
+    piece is whatever is left, unterminated quote included.
+    """
     try:
-        raw = path.read_bytes()
+        source = open(path, "rb")
     except OSError as error:
         raise DataError(f"{quoted(path)} cannot be read: {error.strerror}") from None
+    line, carry, start = 1, b"", True
+    with source:
+        while True:
+            block = source.read(PIECE_BYTES)
+            if start:
+                block, start = block.removeprefix(b"\xef\xbb\xbf"), False
+            buffer = carry + block
+            if not block:
+                if buffer:
+                    yield line, buffer
+                return
+            cut = buffer.rfind(b"\n") + 1
+            if cut == 0 or buffer.count(b'"', 0, cut) % 2:
+                carry = buffer  # no row ends here yet: read on
+                continue
+            yield line, buffer[:cut]
+            line += buffer.count(b"\n", 0, cut)
+            carry = buffer[cut:]
+
+
+def _text(path, piece, first_line):
+    """A piece as text, or DataError naming the line of its first byte that is not UTF-8."""
     try:
-        text = raw.decode("utf-8-sig")
+        return piece.decode("utf-8")
     except UnicodeDecodeError as error:
-        line = raw[:error.start].count(b"\n") + 1
+        line = first_line + piece.count(b"\n", 0, error.start)
         raise DataError(f"{quoted(path)} line {line} is not UTF-8 text: save the file as "
                         f"UTF-8 CSV") from None
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        for cells in reader:
-            if any(cell.strip() for cell in cells):
-                yield reader.line_num, cells
-    except csv.Error as error:
-        raise DataError(f"{quoted(path)} line {reader.line_num}: {error}") from None
 
 
-def _is_header(cells):
-    """A first row is a header when one of its (feature) cells is not a number."""
-    return any(_number(cell) is None for cell in cells)
+def _rows(path, piece, first_line):
+    """The non-blank rows of a piece as (line where the row starts, cells)."""
+    text = _text(path, piece, first_line)
+    lines = io.StringIO(text, newline="")
+    reader = csv.reader(lines)
+    # Pieces end outside quotes (``_pieces``): an odd count is a quote never closed,
+    # which the csv module would take to the end of the file as one cell.
+    unclosed = piece.count(b'"') % 2 == 1
+    start = first_line
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            raise DataError(f"{quoted(path)} line {start}: {error}") from None
+        if unclosed and lines.tell() == len(text):
+            raise DataError(f"{quoted(path)} line {start}: a quote opens here and is never "
+                            f"closed")
+        if any(cell.strip() for cell in cells):
+            yield start, cells
+        start = first_line + reader.line_num
 
 
-def _numbers(path, line, cells):
-    """The cells as float64 (len(cells),), or DataError naming the first not a finite number."""
+def _numbers(path, line, cells, columns):
+    """The cells as float64, or DataError naming the first that is not a finite number;
+    ``columns`` are their column numbers in the file (counted from 1)."""
     try:
         values = np.array(cells, dtype=np.float64)
         if np.isfinite(values).all():
             return values
     except ValueError:
         pass
-    for column, cell in enumerate(cells, 1):
+    for column, cell in zip(columns, cells, strict=True):
         value = _number(cell)
         if value is None or not math.isfinite(value):
             kind = "a number" if value is None else "a finite number"
@@ -358,55 +501,383 @@ def _numbers(path, line, cells):
     raise AssertionError("unreachable: some cell was not a finite number")
 
 
-def _csv_dataset(path, seed, validation):
-    """A Dataset from a CSV file: numeric features, then the label in the last column."""
-    features, labels = [], []
-    first = None  # (line, columns) of the first row, the reference for the others
-    for line, cells in _csv_rows(path):
-        if first is None:
-            first = (line, len(cells))
-            if len(cells) == 1:
-                raise DataError(f"{quoted(path)} has a single column, so no features before the "
-                                f"label (columns are separated by commas)")
-            if _is_header(cells[:-1]):
-                continue
-        if len(cells) != first[1]:
-            raise DataError(f"{quoted(path)} line {line} has {len(cells)} columns, "
-                            f"line {first[0]} has {first[1]}")
-        label = cells[-1].strip()
-        if not label:
-            raise DataError(f"{quoted(path)} line {line}, column {len(cells)}: the label is empty")
-        features.append(_numbers(path, line, cells[:-1]))
-        labels.append(label)
-    if first is None:
-        raise DataError(f"{quoted(path)} is empty")
-    if not labels:
+def _plain_block(layout, rows):
+    """A _Block from (line, cells) rows, checked cell by cell: the reference parser."""
+    path, n_features = layout.path, layout.columns - (layout.label is not None)
+    columns = [c + 1 for c in range(layout.columns) if c != layout.label]
+    x, labels, lines = [], [], []
+    for line, cells in rows:
+        _check_width(layout, line, cells)
+        if layout.label is not None:
+            label = cells[layout.label].strip()
+            if not label:
+                raise DataError(f"{quoted(path)} line {line}, column {layout.label + 1}: "
+                                f"the label is empty")
+            labels.append(label)
+        x.append(_numbers(path, line, layout.features(cells), columns))
+        lines.append(line)
+    return _Block(np.array(x, dtype=np.float64).reshape(len(x), n_features),
+                  labels if layout.label is not None else None, np.array(lines, dtype=np.int64))
+
+
+def _check_width(layout, line, cells):
+    if len(cells) == layout.columns:
+        return
+    if layout.label is None:  # prediction inputs: the model's width
+        hint = " (leave out the label column)" if len(cells) == layout.columns + 1 else ""
+        raise DataError(f"{quoted(layout.path)} line {line}: {len(cells)} values, the model "
+                        f"takes rows of {layout.columns} features{hint}")
+    raise DataError(f"{quoted(layout.path)} line {line} has {len(cells)} columns, "
+                    f"line {layout.first_line} has {layout.columns}")
+
+
+# Byte classes of the fast parser: 1 a digit, 2 ".", 3 "-", 4 "+", 5 "," or a line break,
+# 6 "e" or "E".
+_BYTE_CLASS = np.zeros(256, dtype=np.int8)
+_BYTE_CLASS[ord("0"):ord("9") + 1] = 1
+_BYTE_CLASS[[ord(c) for c in ".-+,\neE"]] = [2, 3, 4, 5, 5, 6, 6]
+_FAST_DIGITS = 15  # up to 15 digits, a decimal integer and its sums are exact in float64
+_FAST_POWER = 22   # 10^22 is the largest power of ten exact in float64
+_POWERS = 10.0 ** np.arange(_FAST_POWER + 1)  # looked up: faster than computing each
+
+
+def _fast_block(layout, piece, first_line):
+    """A _Block from a piece of plain rows, vectorised; None when the piece is not plain.
+
+    Plain: no quotes, carriage returns, blank lines or spaces; every row of
+    the file's width; every feature cell a decimal number
+    ``[+-]digits[.digits][e[+-]digits]`` of at most 15 digits before the
+    exponent. Such a cell is D * 10^E, D the integer of its digits and E its
+    exponent less its decimals; D and 10^E (|E| <= 22) are exact in float64,
+    so the one multiplication or division rounds correctly and gives
+    float(cell) to the last bit (Clinger's fast path). Anything else ("nan",
+    a malformed cell, 17 digits) sends the piece to ``_plain_block``, which
+    also names what is wrong.
+    """
+    if b'"' in piece or b"\r" in piece:
+        return None
+    a = np.frombuffer(piece, dtype=np.uint8)
+    if len(a) == 0 or a[-1] != 10 or a[0] == 10:
+        return None
+    kind = _BYTE_CLASS[a]
+    separator = kind == 5
+    ends = np.flatnonzero(separator)
+    n_rows, width = int(np.count_nonzero(a == 10)), layout.columns
+    if len(ends) != n_rows * width or not (a[ends.reshape(n_rows, width)[:, -1]] == 10).all():
+        return None  # a row of another width (or a blank line): the plain parser says which
+    starts = np.empty_like(ends)
+    starts[0], starts[1:] = 0, ends[:-1] + 1
+    labels = None
+    if layout.label is not None:
+        spans = zip(starts[layout.label::width].tolist(), ends[layout.label::width].tolist(),
+                    strict=True)
+        labels = [piece[s:e] for s, e in spans]
+        keep = np.arange(width * n_rows) % width != layout.label
+        starts, ends = starts[keep], ends[keep]
+    # The feature cells as rows of a matrix of bytes (n_cells, longest), then every
+    # step a whole-matrix operation: column j holds each cell's byte j.
+    lengths = ends - starts
+    longest = int(lengths.max())
+    if longest > 40:
+        return None
+    j = np.arange(longest)
+    inside = j < lengths[:, None]
+    cells = np.where(inside, a[np.minimum(starts[:, None] + j, len(a) - 1)], 0)
+    kind = np.where(inside, _BYTE_CLASS[cells], 5)
+    if (kind == 0).any() or (kind[:, 0] == 5).any():  # another byte, or an empty cell
+        return None
+    dot, e = kind == 2, kind == 6
+    if (dot.sum(axis=1) > 1).any() or (e.sum(axis=1) > 1).any():
+        return None
+    has_e = e.any(axis=1)
+    e_at = np.where(has_e, e.argmax(axis=1), lengths)[:, None]
+    dot_at = np.where(dot.any(axis=1), dot.argmax(axis=1), -1)[:, None]
+    digit = kind == 1
+    mantissa_digit, exponent_digit = digit & (j < e_at), digit & (j > e_at)
+    n_mantissa = mantissa_digit.sum(axis=1)
+    n_exponent = exponent_digit.sum(axis=1)
+    sign = (kind == 3) | (kind == 4)
+    if ((n_mantissa == 0) | (n_mantissa > _FAST_DIGITS) | (has_e & (n_exponent == 0))
+            | (n_exponent > 3) | (dot_at[:, 0] > e_at[:, 0])).any() \
+            or (sign & (j != 0) & (j != e_at + 1)).any():
+        return None
+    # Digits after each mantissa digit in its cell: up to the exponent (or the end), less
+    # the dot if it comes later; an exponent digit counts from the cell's end.
+    after = np.where(mantissa_digit, e_at - j - 1 - (j < dot_at), lengths[:, None] - j - 1)
+    weights = np.where(digit, (cells - ord("0")) * _POWERS[np.clip(after, 0, _FAST_POWER)], 0)
+    mantissa = np.where(mantissa_digit, weights, 0).sum(axis=1)
+    exponent = np.where(exponent_digit, weights, 0).sum(axis=1)
+    negative_exponent = np.take_along_axis(cells, np.minimum(e_at + 1, longest - 1),
+                                           axis=1)[:, 0] == ord("-")
+    decimals = np.where(dot_at[:, 0] >= 0, e_at[:, 0] - dot_at[:, 0] - 1, 0)
+    power = (np.where(has_e & negative_exponent, -exponent, exponent) - decimals)
+    power = power.astype(np.int64)
+    if (np.abs(power) > _FAST_POWER).any():
+        return None
+    values = np.where(power >= 0, mantissa * _POWERS[np.maximum(power, 0)],
+                      mantissa / _POWERS[np.maximum(-power, 0)])
+    values[cells[:, 0] == ord("-")] *= -1
+    lines = first_line + np.arange(n_rows, dtype=np.int64)
+    return _Block(values.reshape(n_rows, -1), labels, lines)
+
+
+def label_name(text):
+    """The class a label names: a number by its value ("1", "1.0" and "01" are the class
+    "1", "0.50" is "0.5"), any other text as written, spaces around it left out."""
+    text = text.strip()
+    value = _number(text)
+    if value is None or not math.isfinite(value):
+        return text
+    if value == int(value) and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+def _is_name(cell, column):
+    """A header cell: not a number, or its column's number counted from 0 (pandas's
+    header of unnamed columns, 0,1,...,63,label)."""
+    value = _number(cell)
+    return value is None or cell.strip() == str(column)
+
+
+def _layout(path, line, cells, header, label_column, n_features=None):
+    """The _Layout of a file from its first row (line, cells) and the --header and
+    --label-column settings; DataError when the file does not say and no flag does.
+
+    The rule for --header auto: the first row is a header when each of its
+    cells is a name (not a number) or its column's number counted from 0, at
+    least one being a name; it is data when every feature cell is a number;
+    anything else (a number beside a word, "NA" or a typo in the first row)
+    is refused, naming the cell, until --header yes or no says which.
+    """
+    if n_features is None and len(cells) == 1:
+        raise DataError(f"{quoted(path)} has a single column, so no features before the "
+                        f"label (columns are separated by commas)")
+    names = all(_is_name(cell, column) for column, cell in enumerate(cells)) \
+        and any(_number(cell) is None for cell in cells)
+    label = None if n_features is not None else _label_index(path, cells, names, header,
+                                                              label_column)
+    if n_features is not None and len(cells) != n_features and not names:
+        _check_width(_Layout(path, None, line, n_features, None), line, cells)
+    if header == "auto":
+        columns = [c for c in range(len(cells)) if c != label]
+        words = [c for c in columns if _number(cells[c]) is None]
+        if not names and words:
+            raise DataError(f"{quoted(path)} line {line}: is it a header? column "
+                            f"{words[0] + 1} holds {quoted(cells[words[0]].strip())}, column "
+                            f"{next((c for c in columns if c not in words), 0) + 1} a number: "
+                            f"give --header yes or --header no (or correct the cell)")
+        header = "yes" if names else "no"
+    width = len(cells) if n_features is None else n_features
+    return _Layout(path, [cell.strip() for cell in cells] if header == "yes" else None,
+                   line, width, label)
+
+
+def _label_index(path, cells, names, header, label_column):
+    """The label column's index: --label-column, else a header cell named "label", else
+    the last column."""
+    titled = header == "yes" or (header == "auto" and names)
+    heads = [cell.strip() for cell in cells] if titled else None
+    if label_column is None:
+        named = [c for c, cell in enumerate(heads or ()) if cell.lower() in LABEL_NAMES]
+        return named[0] if len(named) == 1 else len(cells) - 1
+    if label_column in ("first", "last"):
+        return 0 if label_column == "first" else len(cells) - 1
+    if label_column.isdigit():
+        index = int(label_column) - 1
+        if not 0 <= index < len(cells):
+            raise DataError(f"argument --label-column: {quoted(path)} has columns 1 to "
+                            f"{len(cells)}, not {label_column}")
+        return index
+    if heads is None or label_column not in heads:
+        where = f"the header of {quoted(path)} has no column {quoted(label_column)}" \
+            if heads else f"{quoted(path)} has no header to name a column"
+        raise DataError(f"argument --label-column: {where}; give first, last, a column "
+                        f"number or a name in the header")
+    return heads.index(label_column)
+
+
+def _blocks(path, header, label_column, n_features=None):
+    """(layout, blocks): the file's _Layout and its data rows as _Blocks, piece by piece."""
+    pieces = _pieces(path)
+    for first_line, piece in pieces:
+        rows = _rows(path, piece, first_line)
+        for line, cells in rows:
+            layout = _layout(path, line, cells, header, label_column, n_features)
+            if layout.header is None:
+                rows = itertools.chain([(line, cells)], rows)
+            else:
+                _check_width(layout, line, cells)
+            return layout, itertools.chain([_plain_block(layout, rows)],
+                                           _more_blocks(layout, pieces))
+    raise DataError(f"{quoted(path)} is empty")
+
+
+def _more_blocks(layout, pieces):
+    for first_line, piece in pieces:
+        block = _fast_block(layout, piece, first_line)
+        if block is None or (block.labels is not None and not _decodable(block)):
+            block = _plain_block(layout, _rows(layout.path, piece, first_line))
+        yield block
+
+
+def _decodable(block):
+    """A fast block's labels as text, in place; False when one is not UTF-8 or is empty."""
+    distinct = {}
+    for raw in set(block.labels):
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError:
+            return False
+        if not text:
+            return False
+        distinct[raw] = text
+    block.labels = [distinct[raw] for raw in block.labels]
+    return True
+
+
+def _count_lines(path):
+    """Line breaks in the file (a lone carriage return is one too), plus one: at least its
+    rows, to size the arrays once."""
+    count = 1
+    with open(path, "rb") as source:
+        while block := source.read(PIECE_BYTES):
+            count += block.count(b"\n") + block.count(b"\r")
+    return count
+
+
+# The types raw values are kept in, narrowest first: 8-bit pixel values take one
+# byte each, not eight (a 200 MB CSV of them holds 100 million values).
+_STORAGE = (np.uint8, np.float32, np.float64)
+
+
+def _narrowest(x):
+    """The narrowest of _STORAGE that holds every value of x exactly."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if ((0 <= x) & (x <= 255) & (x == np.floor(x))).all():
+            return np.uint8
+        if (x.astype(np.float32) == x).all():
+            return np.float32
+    return np.float64
+
+
+class _Values:
+    """Rows of raw values appended block by block, kept in the narrowest type that holds
+    every value so far exactly; ``rows`` is an upper bound of their number."""
+
+    def __init__(self, rows, width):
+        self.array = np.empty((rows, width), dtype=np.uint8)
+        self.count = 0
+
+    def add(self, x):
+        need = _narrowest(x)
+        if _STORAGE.index(need) > _STORAGE.index(self.array.dtype.type):
+            wider = np.empty(self.array.shape, dtype=need)
+            wider[:self.count] = self.array[:self.count]
+            self.array = wider
+        self.array[self.count:self.count + len(x)] = x
+        self.count += len(x)
+
+    @property
+    def values(self):
+        return self.array[:self.count]
+
+
+class LineNames(Sequence):
+    """The names of prediction rows, "rows.csv:2", made when asked for: a name string
+    per row of a million-row file would take more memory than its values."""
+
+    def __init__(self, file_name, lines):
+        self.file_name, self.lines = file_name, lines
+
+    def __len__(self):
+        return len(self.lines)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        return f"{self.file_name}:{self.lines[index]}"
+
+    def __eq__(self, other):
+        return list(self) == list(other)
+
+
+def _feature_order(layout, feature_names):
+    """The file's columns in the order of the model's feature names, or None to take them
+    as they stand; DataError when the header names other columns."""
+    if layout.header is None or feature_names is None:
+        return None
+    names = list(feature_names)
+    if layout.header == names:
+        return None
+    missing = [name for name in names if name not in layout.header]
+    unknown = [name for name in layout.header if name not in names]
+    if missing or unknown or len(set(layout.header)) != len(layout.header):
+        said = "; ".join(part for part in (
+            missing and "no column " + ", ".join(map(quoted, missing)),
+            unknown and "columns the model does not know: " + ", ".join(map(quoted, unknown)))
+            if part) or "a column named twice"
+        raise DataError(f"{quoted(layout.path)} line {layout.first_line}: the header does not "
+                        f"name the model's features ({said}); the model takes "
+                        f"{', '.join(map(quoted, names))}")
+    return [layout.header.index(name) for name in names]
+
+
+def _csv_dataset(path, seed, validation, header, label_column, dtype, check):
+    """A Dataset from a CSV file: numeric features and a label column."""
+    layout, blocks = _blocks(path, header, label_column)
+    if check is not None:
+        check(layout.columns - 1, None)
+    values = _Values(_count_lines(path), layout.columns - 1)
+    index, parts = {}, []  # class name -> its number in order of appearance; labels
+    for block in blocks:
+        known = {text: index.setdefault(label_name(text), len(index))
+                 for text in set(block.labels)}
+        values.add(block.x)
+        parts.append(np.array([known[text] for text in block.labels], dtype=np.int64))
+    if values.count == 0:
         raise DataError(f"{quoted(path)} has a header but no data rows")
-    class_names = _sorted_names(labels)
+    class_names = _sorted_names(index)
     if len(class_names) == 1:
         raise DataError(f"{quoted(path)} has a single class, {quoted(class_names[0])}: "
                         f"a classifier needs two or more")
-    index = {name: k for k, name in enumerate(class_names)}
-    y = np.array([index[label] for label in labels], dtype=np.int64)
-    return _held_out(np.array(features), y, validation, seed, quoted(path),
-                     name=path.name, class_names=class_names)
+    order = np.array([class_names.index(name) for name in index], dtype=np.int64)
+    y = order[np.concatenate(parts)]
+    _check_label_column(path, layout, y, len(class_names))
+    return _held_out(values.values, y, validation, seed, quoted(path), dtype=dtype,
+                     name=path.name, class_names=class_names, feature_names=layout.header
+                     and layout.features(layout.header))
 
 
-def _prediction_rows(path, n_features):
-    """``(names, raw_x)`` from a CSV file of feature rows without labels."""
-    names, rows = [], []
-    for number, (line, cells) in enumerate(_csv_rows(path)):
-        if number == 0 and _is_header(cells):
-            continue
-        if len(cells) != n_features:
-            hint = " (leave out the label column)" if len(cells) == n_features + 1 else ""
-            raise DataError(f"{quoted(path)} line {line}: {len(cells)} values, the model takes "
-                            f"rows of {n_features} features{hint}")
-        rows.append(_numbers(path, line, cells))
-        names.append(f"{path.name}:{line}")
-    if not rows:
+def _check_label_column(path, layout, y, n_classes):
+    """Refuse a label column most of whose classes hold a single sample: a column of
+    measurements, not of classes (a label-first file read with the label last)."""
+    counts = np.bincount(y, minlength=n_classes)
+    single = int(np.count_nonzero(counts == 1))
+    if n_classes > 2 and single < n_classes and single * 2 > n_classes:
+        raise DataError(f"{quoted(path)}: {single} of the {n_classes} classes in column "
+                        f"{layout.label + 1} (the label column) have a single sample: is the "
+                        f"label in another column? give --label-column first, a number or "
+                        f"a name")
+
+
+def _prediction_rows(path, n_features, header, feature_names, scaler, dtype):
+    """``(names, x)`` from a CSV file of feature rows without labels."""
+    layout, blocks = _blocks(path, header, None, n_features)
+    order = _feature_order(layout, feature_names)
+    out = np.empty((_count_lines(path), n_features), dtype=dtype)
+    count, lines = 0, []
+    for block in blocks:
+        x = block.x if order is None else block.x[:, order]
+        if scaler is not None:
+            x = standardise(x, scaler)
+        with np.errstate(over="ignore"):  # beyond float32: the network's output says so
+            out[count:count + len(x)] = x
+        count += len(x)
+        lines.append(block.lines)
+    if count == 0:
         raise DataError(f"{quoted(path)} has no rows of features")
-    return names, np.array(rows, dtype=np.float64)
+    return LineNames(path.name, np.concatenate(lines)), out[:count]
 
 
 # Folders of images
@@ -423,7 +894,15 @@ def _regular_file(path):
 
 
 def _open_image(path):
-    """The image at path as greyscale pixels (height, width) uint8, or None if not an image."""
+    """The image at path as greyscale pixels (height, width) float32 on the 8-bit scale
+    0..255, or None if not an image.
+
+    Each kind of image is put on that scale by its own range, never saturated:
+    8-bit images (and colour or palette ones, made greyscale) as they are, 16-bit
+    ones (Pillow's modes I;16 and I) as v * 255 / 65535, floating-point ones
+    (mode F) as v * 255 for v in [0, 1]. Values outside their mode's range are
+    refused, naming the mode: a float image of 0..1000 has no scale to guess.
+    """
     import warnings
 
     from PIL import Image, UnidentifiedImageError  # here: only real images need Pillow
@@ -439,15 +918,42 @@ def _open_image(path):
             # Pillow only warns below twice its limit of 89 million pixels: refuse it all.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
-                return np.asarray(image.convert("L"))
+                return _grey_levels(image, path)
     except UnidentifiedImageError:
         return None
+    except DataError:  # a ValueError of our own, already one line
+        raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise DataError(f"{quoted(path)} is too large to read as an image (over "
                         f"{Image.MAX_IMAGE_PIXELS:,} pixels)") from None
     except (OSError, SyntaxError, ValueError) as error:  # recognised, but unreadable
         reason = getattr(error, "strerror", None) or " ".join(str(error).split())
         raise DataError(f"{quoted(path)} cannot be read as an image: {reason}") from None
+
+
+# The range of each single-channel mode Pillow reads beyond 8 bits: (low, high, what it is).
+WIDE_MODES = {"I;16": (0, 65535, "16-bit"), "I;16L": (0, 65535, "16-bit"),
+              "I;16B": (0, 65535, "16-bit"), "I;16N": (0, 65535, "16-bit"),
+              "I": (0, 65535, "16-bit"), "F": (0.0, 1.0, "floating-point")}
+
+
+def _grey_levels(image, path):
+    """An open Pillow image as float32 grey levels 0..255 (see ``_open_image``)."""
+    if image.mode not in WIDE_MODES:
+        # 8 bits a channel: Pillow's greyscale conversion (L = 0.299 R + 0.587 G + 0.114 B).
+        return np.asarray(image.convert("L"), dtype=np.float32)
+    low, high, kind = WIDE_MODES[image.mode]
+    values = np.asarray(image, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.all() or (values.size and (values.min() < low or values.max() > high)):
+        shown = values[finite]
+        found = f"from {shown.min():g} to {shown.max():g}" if shown.size else "none finite"
+        if not finite.all():
+            found += " and some not finite"
+        raise DataError(f"{quoted(path)} is a {kind} image (mode {image.mode}) with values "
+                        f"{found}, outside {low:g} to {high:g}: save it with values in that "
+                        f"range, or as an 8-bit image")
+    return (values * (255 / high)).astype(np.float32)
 
 
 def _read_image(path):
@@ -493,10 +999,16 @@ def _class_images(folder, class_names):
     return files, np.array(labels, dtype=np.int64)
 
 
-def _read_images(files):
-    """Pixels (N, height * width) uint8 of the image files, one row each, and (height, width)."""
+def _read_images(files, check=None):
+    """Pixels (N, height * width) float32 of the image files, one row each, and (height, width).
+
+    ``check(n_features, image_shape)`` sees the first image's size before the
+    others are read: 20 photos of 12 megapixels are 1 GB of float32.
+    """
     first = _read_image(files[0])
-    pixels = np.empty((len(files), first.size), dtype=np.uint8)
+    if check is not None:
+        check(first.size, first.shape)
+    pixels = np.empty((len(files), first.size), dtype=np.float32)
     for row, file in enumerate(files):
         image = first if row == 0 else _read_image(file)
         if image.shape != first.shape:
@@ -506,7 +1018,7 @@ def _read_images(files):
     return pixels, first.shape
 
 
-def _image_folder(root, seed, validation):
+def _image_folder(root, seed, validation, dtype=np.float64, check=None):
     """A Dataset from a folder of class folders, or of train/ and test/ class folders."""
     train_dir, test_dir = root / "train", root / "test"
     if train_dir.is_dir() != test_dir.is_dir():
@@ -517,9 +1029,10 @@ def _image_folder(root, seed, validation):
     if not train_dir.is_dir():
         class_names = _class_folders(root)
         files, y = _class_images(root, class_names)
-        pixels, shape = _read_images(files)
+        pixels, shape = _read_images(files, check)
         scaler = _pixel_scaler(shape)
-        return _held_out(pixels, y, validation, seed, quoted(root), scaler=scaler, name=name,
+        return _held_out(pixels, y, validation, seed, quoted(root), scaler=scaler, dtype=dtype,
+                         name=name,
                          class_names=class_names, image_shape=shape)
     class_names = _class_folders(train_dir)
     test_names = _class_folders(test_dir)
@@ -532,12 +1045,13 @@ def _image_folder(root, seed, validation):
                         f"folders: {', '.join(differences)}")
     train_files, y_train = _class_images(train_dir, class_names)
     val_files, y_val = _class_images(test_dir, class_names)
-    pixels, shape = _read_images(train_files + val_files)
+    pixels, shape = _read_images(train_files + val_files, check)
     scaler = _pixel_scaler(shape)
+    every = np.arange(len(pixels))
     n_train = len(train_files)
-    return Dataset(standardise(pixels[:n_train], scaler), y_train,
-                   standardise(pixels[n_train:], scaler), y_val, "classes", name,
-                   class_names, scaler, shape)
+    return Dataset(_standardised(pixels, every[:n_train], scaler, dtype), y_train,
+                   _standardised(pixels, every[n_train:], scaler, dtype), y_val, "classes",
+                   name, class_names, scaler, shape)
 
 
 def _pixel_scaler(shape):
@@ -547,6 +1061,7 @@ def _pixel_scaler(shape):
     return full, full.copy()
 
 
-def user_data(seed=0, data=None):
-    """The registry's "file" dataset, ``--data PATH``: ``from_path(data, seed)``."""
-    return from_path(data, seed)
+def user_data(seed=0, data=None, **reading):
+    """The registry's "file" dataset, ``--data PATH``: ``from_path(data, seed, **reading)``,
+    reading being --header, --label-column, the run's dtype and the early ``check``."""
+    return from_path(data, seed, **reading)

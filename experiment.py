@@ -33,8 +33,17 @@ from explain import explain_step
 from gradcheck import check_network
 from layers import Dropout
 from metrics import record, write_metrics
-from model import build
-from train import COMPLETED, DIVERGED, EARLY_STOPPED, INTERRUPTED, batches, columns, train
+from model import build, specs
+from train import (
+    COMPLETED,
+    DIVERGED,
+    EARLY_STOPPED,
+    INTERRUPTED,
+    EarlyStopping,
+    batches,
+    columns,
+    train,
+)
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +70,8 @@ class Trainee:
     network: object
     optimizer: object
     rngs: dict  # "shuffle" -> the mini-batch order, "dropout" -> the masks (when dropout is on)
+    failed: int = 0  # periodic checkpoints (--checkpoint-every) that could not be written
+    early: object = None  # train.EarlyStopping with --patience: the best evaluation so far
 
 
 def run(args, stop=None):
@@ -83,7 +94,8 @@ def run(args, stop=None):
         n_outputs = registry.build(registry.HEADS[config["loss"]]).n_outputs(dataset.n_classes)
         if saved is not None:
             _check_fits(saved, dataset, n_outputs, config)
-        new_trainee = _trainees(config, dataset, n_outputs)
+        new_trainee = _trainees(config, dataset, n_outputs,
+                                start=saved.epoch if saved is not None else 0)
         if config["optimizer"] == "all":
             trainee = new_trainee("adam", cli.optimizer_defaults("adam", config["dataset"]))
         else:
@@ -116,14 +128,31 @@ def run(args, stop=None):
 MAX_NETWORK_BYTES = 4 << 30
 
 
-def _trainees(config, dataset, n_outputs):
-    """A function making a fresh ``Trainee`` for an optimizer; checks the network first."""
-    widths = [dataset.n_features, *config["hidden"], n_outputs]
-    parameters = sum(a * b + b for a, b in zip(widths[:-1], widths[1:], strict=True))
+def _trainees(config, dataset, n_outputs, start=0):
+    """A function making a fresh ``Trainee`` for an optimizer; checks the network first.
+
+    ``start``: the epochs a loaded network has already trained, which a
+    schedule over the run's total steps counts.
+    """
+    image_shape = None
+    if config["conv"]:
+        if dataset.image_shape is None:
+            raise cli.UsageError(f"argument --conv: convolution needs images, and --dataset "
+                                 f"{config['dataset']} is not images (use --dataset digits or "
+                                 "--data with a folder of images)")
+        image_shape = (1, *dataset.image_shape)  # the images are read as grey levels
+    try:
+        layer_specs = specs(dataset.n_features, config["hidden"], n_outputs,
+                            conv=config["conv"], kernel=config["kernel"],
+                            image_shape=image_shape)
+    except ValueError as error:  # more blocks than the images' size allows
+        raise cli.UsageError(f"argument --conv: {error}") from None
+    parameters = sum(_parameter_count(kind, settings) for kind, settings in layer_specs)
     # Parameters, gradients and up to two state arrays (Adam's m and v) each.
     needed = 4 * parameters * np.dtype(config["dtype"]).itemsize
     if needed > MAX_NETWORK_BYTES:
-        raise cli.UsageError(f"argument --hidden: a {'-'.join(map(str, widths))} network has "
+        widths = "-".join(map(str, [dataset.n_features, *config["hidden"], n_outputs]))
+        raise cli.UsageError(f"argument --hidden: a {widths} network has "
                              f"{parameters:,} parameters and would need {needed / 2**30:.0f} "
                              f"GiB with its optimizer, more than {MAX_NETWORK_BYTES >> 30} GiB")
     seeds = np.random.SeedSequence(config["seed"]).spawn(2)
@@ -135,6 +164,9 @@ def _trainees(config, dataset, n_outputs):
                             registry.build(registry.HEADS[config["loss"]]),
                             dropout=config["dropout"], l1=config["l1"], l2=config["l2"],
                             weight_scale=config["weight_scale"],
+                            activation=config["activation"], init=config["init"],
+                            conv=config["conv"], kernel=config["kernel"], norm=config["norm"],
+                            image_shape=image_shape,
                             rng=np.random.default_rng(seeds[0]),
                             dtype=np.dtype(config["dtype"]))
         if not network.is_finite():
@@ -144,9 +176,30 @@ def _trainees(config, dataset, n_outputs):
         dropouts = [layer for layer in network.layers if isinstance(layer, Dropout)]
         if dropouts:
             rngs["dropout"] = dropouts[0].rng  # one generator, shared by every Dropout
-        return Trainee(network, make_optimizer(optimizer_name, hyperparameters), rngs)
+        total_steps = None
+        if config["schedule"] != cli.DEFAULTS["schedule"]:  # one that needs the run's length
+            total_steps = (start + config["epochs"]) * _steps_per_epoch(len(dataset.y_train),
+                                                                         config["batch_size"])
+        early = (EarlyStopping(config["patience"], config["min_delta"])
+                 if config["patience"] else None)
+        return Trainee(network, make_optimizer(optimizer_name, hyperparameters, config,
+                                               total_steps), rngs, early=early)
 
     return new_trainee
+
+
+def _parameter_count(kind, settings):
+    """Parameters of a Dense or Conv2D layer of these settings (0 for other kinds)."""
+    if kind == "dense":
+        return (settings["n_inputs"] + 1) * settings["n_neurons"]
+    if kind == "conv2d":
+        fan_in = settings["in_channels"] * settings["kernel_size"] ** 2
+        return (fan_in + 1) * settings["out_channels"]
+    return 0
+
+
+def _steps_per_epoch(n, batch_size):
+    return 1 if batch_size is None or batch_size >= n else -(-n // batch_size)
 
 
 def _check_inputs_are_not_outputs(config):
@@ -172,11 +225,16 @@ def _check_settings_fit_network(config, saved, path):
     and head): a file of a few kilobytes could otherwise have one of
     gigabytes built before it is refused.
     """
-    for key in ("hidden", "loss"):
-        if config[key] != saved.architecture[key]:
+    architecture = saved.architecture
+    for key in ("hidden", "loss", "conv", "norm", "activation", "kernel"):
+        if key == "kernel" and not architecture["conv"]:
+            continue  # a dense network has no kernel to contradict
+        if key == "activation" and architecture[key] is None:
+            continue  # a network without hidden layers has no activation
+        if config[key] != architecture[key]:
             raise cli.UsageError(f"argument --load: the run saved in {str(path)!r} has {key} "
                                  f"{cli.shown(config[key])}, but the network it holds has "
-                                 f"{key} {cli.shown(saved.architecture[key])}")
+                                 f"{key} {cli.shown(architecture[key])}")
 
 
 def _usage_error(message):
@@ -191,8 +249,14 @@ def _saved_config(saved):
     if saved.config is not None:
         return saved.config
     # A checkpoint written by another program: its network is all we know of its run.
-    return dict(hidden=saved.architecture["hidden"], loss=saved.architecture["loss"],
-                dtype=saved.dtype.name)
+    architecture = saved.architecture
+    known = dict(hidden=architecture["hidden"], loss=architecture["loss"],
+                 dtype=saved.dtype.name, conv=architecture["conv"], norm=architecture["norm"])
+    if architecture["activation"] is not None:
+        known["activation"] = architecture["activation"]
+    if architecture["kernel"] is not None:
+        known["kernel"] = architecture["kernel"]
+    return known
 
 
 def planned_outputs(config):
@@ -263,10 +327,26 @@ def _check_fits(saved, dataset, n_outputs, config):
                              f"{', '.join(dataset.class_names)}")
 
 
-def make_optimizer(name, hyperparameters):
-    """The registered optimizer ``name``, on its fused fast path when it has one."""
+def make_optimizer(name, hyperparameters, config=None, total_steps=None):
+    """The registered optimizer ``name``, on its fused fast path when it has one.
+
+    With ``config``, its schedule, warm-up and gradient clipping, which are
+    passed only when they differ from the book's plain decay, so that an
+    optimizer of a learner's own that takes none of them still runs.
+    """
     entry = registry.OPTIMIZERS[name]
-    return registry.build(entry, **hyperparameters, **({"fused": True} if entry.fused else {}))
+    options = {"fused": True} if entry.fused else {}
+    if config is not None:
+        if config["schedule"] != cli.DEFAULTS["schedule"]:
+            options["schedule"] = registry.build_schedule(config["schedule"])
+            # The run's total steps: a run that goes on from a checkpoint counts its
+            # earlier epochs too.
+            options["total_steps"] = max(1, total_steps or 1)
+        if config["warmup"]:
+            options["warmup"] = config["warmup"]
+        if config["clip_norm"] is not None:
+            options["clip_norm"] = config["clip_norm"]
+    return registry.build(entry, **hyperparameters, **options)
 
 
 def resume(saved, trainee, config):
@@ -280,8 +360,14 @@ def resume(saved, trainee, config):
                       and saved.header["optimizer"]["name"] == config["optimizer"])
     checkpoint.restore(saved, trainee.network, trainee.optimizer if same_optimizer else None,
                        trainee.rngs)
+    state = saved.header["early_stopping"]
+    if trainee.early is not None and state is not None:
+        # --patience goes on counting from the saved run's best evaluation.
+        trainee.early.best_row, trainee.early.waited = state["best_row"], state["waited"]
+        trainee.early.best = {name: array.astype(config["dtype"])
+                              for name, array in saved.best.items()}
     log.info("loaded %s: a %s network trained for %d epochs", config["load"],
-             "-".join(map(str, trainee.network.widths())), saved.epoch)
+             trainee.network.describe(), saved.epoch)
     if saved.header["optimizer"] is None:
         log.info("the checkpoint holds no optimizer state: a fresh %s starts",
                  config["optimizer"])
@@ -300,7 +386,8 @@ def run_one(config, dataset, trainee, start, stop, prefix=""):
         final = evaluation_row(trainee.network, trainee.optimizer, dataset, epoch)
     with stop.writing():
         written, failed = write_outputs(config, result, final, dataset, trainee, snapshots)
-    return Outcome(config["optimizer"], result, final, seconds, written, failed)
+    return Outcome(config["optimizer"], result, final, seconds, written,
+                   failed + bool(trainee.failed))
 
 
 def train_one(config, dataset, trainee, start, stop, prefix=""):
@@ -311,8 +398,8 @@ def train_one(config, dataset, trainee, start, stop, prefix=""):
 
     def on_log(row, _network):
         log.info(prefix + format_row(row, last_epoch))
-        for index, stats in enumerate(row.get("layers", ())):
-            log.debug("  dense%d  |W| %.4g  |dW| %.4g  |update|/|W| %.3g", index,
+        for name, stats in zip(network.trainable_names(), row.get("layers", ()), strict=False):
+            log.debug("  %s  |W| %.4g  |dW| %.4g  |update|/|W| %.3g", name,
                       stats["weight_norm"], stats["grad_norm"], stats["update_ratio"])
         if snapshots is not None:
             snapshots.append([array.copy() for _, array in network.parameters()])
@@ -321,7 +408,14 @@ def train_one(config, dataset, trainee, start, stop, prefix=""):
         every = config["checkpoint_every"]
         if every and epoch % every == 0 and epoch != last_epoch:
             with stop.writing():
-                save_checkpoint(config, dataset, trainee, epoch, metrics=None)
+                try:
+                    save_checkpoint(config, dataset, trainee, epoch, metrics=None)
+                except outputs.OutputError as error:
+                    # Training goes on and the other outputs are written; the run ends in 3.
+                    if not trainee.failed:
+                        print(f"main.py: error: {error} (at epoch {epoch}; training goes on)",
+                              file=sys.stderr)
+                    trainee.failed += 1
 
     started = time.perf_counter()
     result = train(network, optimizer, dataset.x_train, dataset.y_train, dataset.x_val,
@@ -329,7 +423,8 @@ def train_one(config, dataset, trainee, start, stop, prefix=""):
                    batch_size=config["batch_size"], rng=trainee.rngs["shuffle"],
                    on_log=on_log, on_epoch=on_epoch,
                    layer_stats=log.isEnabledFor(logging.DEBUG), start=start,
-                   patience=config["patience"], min_delta=config["min_delta"], stop=stop)
+                   patience=config["patience"], min_delta=config["min_delta"], stop=stop,
+                   early_stopping=trainee.early)
     seconds = time.perf_counter() - started
     if result.epochs_done == 0:  # nothing trained: report the network as it stands
         result.epochs_done = start
@@ -369,9 +464,19 @@ def save_checkpoint(config, dataset, trainee, epoch, metrics, resumable=True):
                              optimizer=trainee.optimizer if resumable else None,
                              optimizer_name=config["optimizer"],
                              rngs=trainee.rngs if resumable else None, scaler=dataset.scaler,
-                             classes=dataset.class_names, image_shape=dataset.image_shape)
+                             classes=dataset.class_names, image_shape=dataset.image_shape,
+                             features=getattr(dataset, "feature_names", None),
+                             early_stopping=_early_state(trainee) if resumable else None)
 
     return outputs.write(config["save"], produce)
+
+
+def _early_state(trainee):
+    """What a checkpoint keeps of --patience: the best evaluation, its arrays, the count."""
+    early = trainee.early
+    if early is None or early.best_row is None:
+        return None
+    return dict(waited=early.waited, best_row=early.best_row, best=early.best)
 
 
 def write_outputs(config, result, final, dataset, trainee, snapshots):
@@ -529,10 +634,13 @@ def predict(config, saved):
     """Print the saved network's prediction for each input of ``--predict``; exit status."""
     architecture = saved.architecture
     head = registry.build(registry.HEADS[architecture["loss"]])
-    network = build(architecture["n_inputs"], architecture["hidden"], architecture["outputs"],
-                    head, dtype=saved.dtype)
-    checkpoint.restore(saved, network)
     image_shape = saved.header["image_shape"]
+    network = build(architecture["n_inputs"], architecture["hidden"], architecture["outputs"],
+                    head, dtype=saved.dtype, activation=architecture["activation"] or "relu",
+                    conv=architecture["conv"], kernel=architecture["kernel"] or 3,
+                    norm=architecture["norm"],
+                    image_shape=(1, *image_shape) if architecture["conv"] else None)
+    checkpoint.restore(saved, network)
     names, raw = data.prediction_inputs(config["predict"], architecture["n_inputs"],
                                         None if image_shape is None else tuple(image_shape))
     x = raw if saved.scaler is None else data.standardise(raw, saved.scaler)

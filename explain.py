@@ -12,7 +12,7 @@ import re
 import numpy as np
 
 import optimizers
-from layers import Dense, Dropout
+from layers import Dense, Dropout, parameter_names
 
 _LABEL = re.compile(r"^([A-Z][A-Za-z ]*):\s+")
 
@@ -46,11 +46,15 @@ def _formula(lines, source, label):
 
 
 def _sample(array, row, count=4):
-    """A few numbers of one row, e.g. '[7, :4] = [0.01 -0.2 ...]'."""
-    values = array[row][:count]
-    text = np.array2string(values, precision=4, suppress_small=True, separator=" ")
-    more = " ..." if array.shape[1] > count else ""
-    return f"[{row}, :{count}] = {text[:-1]}{more}]"
+    """A few numbers of one row, e.g. '[7, :4] = [0.01 -0.2 ...]' ('[:4]' for a vector)."""
+    if array.ndim == 1:
+        values, where = array, f"[:{count}]"
+    else:  # an image's row: its numbers in C order
+        values = array[row].reshape(-1)
+        where = f"[{row}, :{count}]" if array.ndim == 2 else f"[{row}].flat[:{count}]"
+    text = np.array2string(values[:count], precision=4, suppress_small=True, separator=" ")
+    more = " ..." if values.size > count else ""
+    return f"{where} = {text[:-1]}{more}]"
 
 
 def _show(lines, name, array, row):
@@ -59,19 +63,26 @@ def _show(lines, name, array, row):
     lines.append(f"      {name:2} {str(array.shape):12} {name}{_sample(array, row)}")
 
 
+# How the narration writes a parameter and its gradient: W and dW for the
+# book's names, the name itself for any other (gamma and dgamma).
+_SYMBOLS = {"weights": "W", "biases": "b"}
+
+
 def _name(layer):
     if isinstance(layer, Dense):
         n_in, n_out = layer.weights.shape
         return f"Dense {n_in} -> {n_out}"
     if isinstance(layer, Dropout):
         return f"Dropout, rate {layer.rate:g}"
+    if type(layer).__repr__ is not object.__repr__:  # a layer that describes itself
+        return repr(layer)
     return type(layer).__name__
 
 
 def explain_step(network, optimizer, x, y):
     """Run one training step of ``network`` on (x, y) and return its narration."""
     lines = []
-    lines.append(f"One training step of a {'-'.join(map(str, network.widths()))} network on "
+    lines.append(f"One training step of a {network.describe()} network on "
                  f"{len(y)} samples ({x.dtype}), optimizer {type(optimizer).__name__}.")
     lines.append("N is the batch size; G is the gradient arriving from the layer above.")
 
@@ -88,9 +99,8 @@ def explain_step(network, optimizer, x, y):
         label = "Training" if isinstance(layer, Dropout) else "Forward"
         _formula(lines, type(layer), label)
         _show(lines, "X", getattr(layer, "inputs", None), k)
-        if isinstance(layer, Dense):
-            _show(lines, "W", layer.weights, 0)
-            _show(lines, "b", layer.biases, 0)
+        for name in parameter_names(layer):
+            _show(lines, _SYMBOLS.get(name, name), getattr(layer, name), 0)
         _show(lines, "Y", getattr(layer, "output", None), k)
     head = network.head
     number = len(network.layers) + 1
@@ -109,9 +119,8 @@ def explain_step(network, optimizer, x, y):
     for number, layer in reversed(list(enumerate(network.layers, 1))):
         lines.append(f"  [{number}] {_name(layer)}")
         _formula(lines, type(layer), "Backward")
-        if isinstance(layer, Dense):
-            _show(lines, "dW", layer.dweights, 0)
-            _show(lines, "db", layer.dbiases, 0)
+        for name in parameter_names(layer):
+            _show(lines, "d" + _SYMBOLS.get(name, name), getattr(layer, "d" + name), 0)
         if getattr(layer, "dinputs", None) is not None:
             _show(lines, "dX", layer.dinputs, k)
         else:
@@ -125,7 +134,8 @@ def explain_step(network, optimizer, x, y):
     _formula(lines, type(optimizer), "Update")
     for name, array in network.parameters():
         lines.append(f"    {name} {array.shape}")
-        symbol = name.split(".")[1][0]
+        part = name.split(".")[1]
+        symbol = part[0] if part in _SYMBOLS else part
         lines.append(f"      before  {symbol}{_sample(before[name], 0)}")
         lines.append(f"      after   {symbol}{_sample(array, 0)}")
     count = sum(array.size for _, array in network.parameters())

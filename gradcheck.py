@@ -12,8 +12,8 @@ import time
 
 import numpy as np
 
-from activations import ReLU
-from layers import Dropout
+import registry
+from layers import Dropout, parameter_names, state_names
 from losses import EPS, MeanAbsoluteError
 
 H = 1e-6
@@ -61,9 +61,10 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5, sample=None
     Samples that sit exactly on a ReLU kink (an input of 0, as the spiral's
     points at the origin give with zero biases) are left out, their number
     returned. Of the rest, an entry is skipped when its +h and -h evaluations
-    fall on different sides of a kink: a ReLU input or an L1-penalised
-    parameter crossing 0, a probability crossing a clip edge of the loss, or
-    a prediction crossing its target under the absolute error.
+    fall on different sides of a kink: a ReLU (or leaky ReLU) input or an
+    L1-penalised parameter crossing 0, another position becoming a pooling
+    window's maximum, a probability crossing a clip edge of the loss, or a
+    prediction crossing its target under the absolute error.
     h = 1e-5 rather than the tests' 1e-6, and the relative error of an array
     is taken against at least 1e-4 per entry (``floor``): at initialisation
     some gradients are ~1e-6 (the output biases of balanced classes, say),
@@ -80,14 +81,15 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5, sample=None
     with one tuple per parameter array.
     """
     net = copy.deepcopy(network)
-    for layer in net.trainable:
-        layer.weights = layer.weights.astype(np.float64)
-        layer.biases = layer.biases.astype(np.float64)
+    for layer in net.layers:
+        for name in (*parameter_names(layer), *state_names(layer)):
+            setattr(layer, name, getattr(layer, name).astype(np.float64))
     take = np.unique(np.linspace(0, len(y) - 1, min(len(y), max_samples)).astype(int))
     x, y = np.asarray(x, np.float64)[take], np.asarray(y)[take]
     if net.head.task == "regression":
         y = y.astype(np.float64)
-    relus = [layer for layer in net.layers if isinstance(layer, ReLU)]
+    relus = [layer for layer in net.layers if registry.kind_of(layer) in ("relu", "leaky_relu")]
+    pools = [layer for layer in net.layers if hasattr(layer, "argmax")]
     dropouts = [layer for layer in net.layers if isinstance(layer, Dropout)]
 
     def total_loss():
@@ -97,7 +99,7 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5, sample=None
 
     def kinks():
         """Which side of every kink the last evaluation was on."""
-        sides = [layer.inputs > 0 for layer in relus]
+        sides = [layer.inputs > 0 for layer in relus] + [layer.argmax for layer in pools]
         out = net.head.output
         if net.head.task == "classes":
             p = out[np.arange(len(y)), y]
@@ -111,13 +113,14 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5, sample=None
     total_loss()
     on_kink = np.zeros(len(y), dtype=bool)
     for layer in relus:
-        on_kink |= (np.abs(layer.inputs) < 1e-12).any(axis=1)
+        on_kink |= (np.abs(layer.inputs) < 1e-12).reshape(len(y), -1).any(axis=1)
     x, y = x[~on_kink], y[~on_kink]
     total_loss()
     net.backward(y)
     chooser = np.random.default_rng(seed)
+    l1_of = _l1_penalties(net)
     plan = []  # (name, parameter, its gradient, the entries to check)
-    for (name, param), layer_grad in zip(net.parameters(), _gradients(net), strict=True):
+    for (name, param), (_, layer_grad) in zip(net.parameters(), net.gradients(), strict=True):
         entries = list(np.ndindex(param.shape))
         if sample is not None and sample < len(entries):
             picked = chooser.choice(len(entries), size=sample, replace=False)
@@ -128,7 +131,7 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5, sample=None
     last_report = started - every + 1.0  # the first report after one second, if it lasts
     results = []
     for name, param, analytic, entries in plan:
-        l1 = _l1_of(net, name)
+        l1 = l1_of.get(name, 0.0)
         numeric = np.zeros(len(entries))
         keep = np.ones(len(entries), dtype=bool)
         for position, index in enumerate(entries):
@@ -153,13 +156,12 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5, sample=None
     return int(on_kink.sum()), results
 
 
-def _gradients(net):
-    for layer in net.trainable:
-        yield layer.dweights
-        yield layer.dbiases
-
-
-def _l1_of(net, name):
-    index, kind = name.split(".")
-    layer = net.trainable[int(index.removeprefix("dense"))]
-    return layer.weight_regularizer_l1 if kind == "weights" else layer.bias_regularizer_l1
+def _l1_penalties(net):
+    """{parameter name: its L1 coefficient} for the parameters that have one."""
+    penalties = {}
+    for layer, layer_name in zip(net.layers, net.names, strict=True):
+        for name, attribute in (("weights", "weight_regularizer_l1"),
+                                ("biases", "bias_regularizer_l1")):
+            if name in parameter_names(layer) and getattr(layer, attribute, 0.0):
+                penalties[f"{layer_name}.{name}"] = getattr(layer, attribute)
+    return penalties

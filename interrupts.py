@@ -1,4 +1,4 @@
-"""Ctrl-C, SIGTERM and a closed pipe: finish cleanly, write everything, lose nothing.
+"""Ctrl-C, SIGTERM, SIGHUP and a closed pipe: finish cleanly, write everything, lose nothing.
 
 ``Stop`` is installed for a whole run. While training (``with
 stop.training():``), the first SIGINT (Ctrl-C) or SIGTERM (what ``timeout``,
@@ -19,7 +19,7 @@ import signal
 log = logging.getLogger(__name__)
 
 # The exit status of a run stopped by each cause: 128 + the signal's number.
-EXIT_STATUS = {"SIGINT": 130, "SIGPIPE": 141, "SIGTERM": 143}
+EXIT_STATUS = {"SIGHUP": 129, "SIGINT": 130, "SIGPIPE": 141, "SIGTERM": 143}
 
 
 class Stopped(BaseException):
@@ -34,7 +34,7 @@ class Stop:
     """A stop request, set by signals (or ``request``) and read by the training loop.
 
     ``requested``: stop after this epoch; ``now``: stop after this batch;
-    ``cause``: the first cause, "SIGINT", "SIGTERM" or "SIGPIPE".
+    ``cause``: the first cause, "SIGHUP", "SIGINT", "SIGTERM" or "SIGPIPE".
     """
 
     def __init__(self):
@@ -87,7 +87,8 @@ class Stop:
             self._mode = previous
 
     def __enter__(self):
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        # SIGHUP: the terminal closed or the SSH connection dropped; met as SIGTERM is.
+        for signum in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM):
             try:
                 self._previous[signum] = signal.signal(signum, self._handle)
             except ValueError:  # not the main thread: signals stay as they were

@@ -1,14 +1,18 @@
-"""Name -> part tables: the optimizers, output heads and datasets the program knows.
+"""Name -> part tables: every kind of part the program knows.
 
-The command line is generated from these tables: the choices of
-``--optimizer``, ``--loss`` and ``--dataset``, their ``--help`` texts, each
-optimizer's defaults and which hyperparameter flags apply to which
-optimizer. ``--optimizer all`` compares every optimizer listed here.
+Optimizers, output heads, datasets, layers, hidden activations,
+initialisations and learning-rate schedules. The command line is generated
+from these tables: the choices of ``--optimizer``, ``--loss``,
+``--dataset``, ``--activation``, ``--norm``, ``--init`` and ``--schedule``,
+their ``--help`` texts, each optimizer's defaults and which hyperparameter
+flags apply to which optimizer. ``--optimizer all`` compares every
+optimizer listed here, and a checkpoint names each layer by its name here.
 
 Adding a part is one class (with its tests) and one entry: in the tables
 below for the project itself, or with ``register_optimizer``,
-``register_head`` or ``register_dataset`` from a script, a notebook or a
-test. A built-in part is named as "module:Name" and imported only when it
+``register_head``, ``register_dataset``, ``register_layer``,
+``register_activation``, ``register_init`` or ``register_schedule`` from a
+script, a notebook or a test. A built-in part is named as "module:Name" and imported only when it
 is built, so this module (and ``main.py --help``) never loads NumPy.
 """
 
@@ -40,6 +44,9 @@ HYPERPARAMETERS = {
                           "R"),
     "beta_1": Hyperparameter("--beta1", "fraction", "first-moment decay, in [0, 1)", "B1"),
     "beta_2": Hyperparameter("--beta2", "fraction", "second-moment decay, in [0, 1)", "B2"),
+    "weight_decay": Hyperparameter("--weight-decay", "non-negative",
+                                   "decoupled weight decay: each step first shrinks the "
+                                   "weights (not biases) by LR * WD * w", "WD"),
 }
 
 
@@ -102,7 +109,18 @@ OPTIMIZERS = {
     "adam": Optimizer("optimizers:Adam", "Adam: momentum and RMSProp, bias-corrected",
                       dict(learning_rate=0.07, decay=1e-4, epsilon=1e-7, beta_1=0.95,
                            beta_2=0.999), fused=True),
+    # Adam's tuned defaults, and torch.optim.AdamW's weight decay.
+    "adamw": Optimizer("optimizers:AdamW", "AdamW: Adam with decoupled weight decay on the "
+                       "weights", dict(learning_rate=0.07, decay=1e-4, epsilon=1e-7, beta_1=0.95,
+                                   beta_2=0.999, weight_decay=0.01), fused=True),
 }
+
+
+
+def _adam_alike(**settings):
+    """A dataset's defaults for Adam, and the same for AdamW (Adam with weight decay)."""
+    return dict(adam=settings, adamw=dict(settings))
+
 
 HEADS = {
     "categorical": Head("heads:Classes", "softmax + categorical crossentropy, one output "
@@ -124,14 +142,13 @@ DATASETS = {
     "sine": Dataset("data:sine", "nnfs sine wave: y = sin(2 pi x) on [0, 1), a regression",
                     "regression", options=("samples",),
                     defaults=dict(hidden=[64, 64], weight_scale=0.1, samples=1000),
-                    optimizer_defaults=dict(adam=dict(learning_rate=0.005, decay=1e-3,
-                                                      beta_1=0.9))),
+                    optimizer_defaults=_adam_alike(learning_rate=0.005, decay=1e-3, beta_1=0.9)),
     "digits": Dataset("data:digits", "scikit-learn's 1797 handwritten digits, 8x8 pixels "
                       "(needs scikit-learn)", "classes",
                       defaults=dict(hidden=[64], l2=5e-4, batch_size=32, epochs=30,
                                     log_every=1),
-                      optimizer_defaults=dict(adam=dict(learning_rate=0.005, decay=1e-3,
-                                                        beta_1=0.9),
+                      optimizer_defaults=dict(**_adam_alike(learning_rate=0.005, decay=1e-3,
+                                                                beta_1=0.9),
                                               gd=dict(learning_rate=0.05),
                                               adagrad=dict(learning_rate=0.1),
                                               rmsprop=dict(learning_rate=0.003))),
@@ -140,8 +157,65 @@ DATASETS = {
     "file": Dataset("data:user_data", "your own data, given with --data PATH", "classes",
                     options=("data",),
                     defaults=dict(hidden=[64], batch_size=32, epochs=200, log_every=10),
-                    optimizer_defaults=dict(adam=dict(learning_rate=0.005, decay=1e-3,
-                                                      beta_1=0.9))),
+                    optimizer_defaults=_adam_alike(learning_rate=0.005, decay=1e-3, beta_1=0.9)),
+}
+
+
+@dataclass(frozen=True)
+class Part:
+    """A layer or an activation: ``build(**settings)`` makes it.
+
+    ``role`` says where the command line may place a layer: "norm" for a
+    normalisation that ``--norm`` puts after every hidden Dense and Conv2D
+    (its constructor takes ``n_features``), None for the layers that
+    ``model.build`` places itself.
+    """
+
+    build: object
+    help: str
+    role: str = None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``build`` is a function ``(learning_rate, decay, t, total_steps) -> lr_t``."""
+
+    build: object
+    help: str
+
+
+# Every layer a network may hold, by the name a checkpoint records for it.
+LAYERS = {
+    "dense": Part("layers:Dense", "fully connected: Y = X W + b"),
+    "conv2d": Part("layers:Conv2D", "2-D convolution (cross-correlation) over image channels"),
+    "maxpool2d": Part("layers:MaxPool2D", "the maximum of each window"),
+    "flatten": Part("layers:Flatten", "(N, ...) to (N, features)"),
+    "reshape": Part("layers:Reshape", "flat rows to images (N, channels, height, width)"),
+    "dropout": Part("layers:Dropout", "inverted dropout"),
+    "batchnorm": Part("layers:BatchNorm", "batch normalisation: each feature (or channel) "
+                      "standardised over the batch, then scaled and shifted", role="norm"),
+}
+
+# The hidden layers' activations (--activation); the output's is the head's.
+ACTIVATIONS = {
+    "relu": Part("activations:ReLU", "max(x, 0)"),
+    "tanh": Part("activations:Tanh", "tanh(x)"),
+    "sigmoid": Part("activations:Sigmoid", "1 / (1 + exp(-x))"),
+    "leaky_relu": Part("activations:LeakyReLU", "x for x > 0, 0.01 x otherwise"),
+}
+
+# Initial weights of Dense and Conv2D (--init): the name is passed as ``init=``.
+INITS = {
+    "normal": "weight_scale * N(0, 1), the book's (--weight-scale S)",
+    "he": "N(0, 2 / fan_in), for ReLU layers (He et al. 2015)",
+    "glorot": "U(-a, a), a = sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio 2010)",
+}
+
+SCHEDULES = {
+    "inverse": Schedule("optimizers:inverse", "LR / (1 + decay * t), the book's"),
+    "exponential": Schedule("optimizers:exponential", "LR * exp(-decay * t)"),
+    "cosine": Schedule("optimizers:cosine", "LR * (1 + cos(pi * t / T)) / 2, T the run's "
+                       "total steps"),
 }
 
 # Which head tasks fit which dataset task, the first being the default.
@@ -150,11 +224,38 @@ TASKS = {"classes": ("classes", "binary"), "regression": ("regression",)}
 
 def build(entry, **kwargs):
     """Build the part of a registry entry: its class (or factory), called with ``kwargs``."""
-    target = entry.build
+    return _resolve(entry.build)(**kwargs)
+
+
+def part(kind):
+    """The class (or factory) of a layer or activation named ``kind``."""
+    entry = LAYERS.get(kind) or ACTIVATIONS.get(kind)
+    if entry is None:
+        raise ValueError(f"no layer or activation named {kind!r} is registered")
+    return _resolve(entry.build)
+
+
+def build_schedule(name):
+    """The function of the schedule registered as ``name``."""
+    return _resolve(SCHEDULES[name].build)
+
+
+def kind_of(layer):
+    """The registered name of ``layer``'s class, or its class's name in lower case."""
+    for table in (LAYERS, ACTIVATIONS):
+        for name, entry in table.items():
+            target = entry.build
+            if (target is type(layer) or isinstance(target, str)
+                    and target == f"{type(layer).__module__}:{type(layer).__name__}"):
+                return name
+    return type(layer).__name__.lower()
+
+
+def _resolve(target):
     if isinstance(target, str):
         module, name = target.split(":")
         target = getattr(importlib.import_module(module), name)
-    return target(**kwargs)
+    return target
 
 
 def register_optimizer(name, build, *, defaults, help, aliases=()):
@@ -186,10 +287,39 @@ def register_dataset(name, build, *, task, help, options=(), defaults=None,
                                             dict(defaults or {}), dict(optimizer_defaults or {})))
 
 
-def _add(table, kind, name, entry, aliases=()):
+def register_layer(name, build, *, help, role=None):
+    """Add a layer; ``role="norm"`` makes it a choice of ``--norm`` (see ``Part``).
+
+    The layer keeps to the parameter protocol of ``layers.py``: it lists its
+    trained arrays in ``parameters`` (gradients in "d" + name), what weight
+    decay shrinks in ``decayed`` and its saved, untrained arrays in
+    ``state``.
+    """
+    if role not in (None, "norm"):
+        raise ValueError(f"layer {name!r}: role must be None or 'norm', got {role!r}")
+    _add(LAYERS, "a layer", name, Part(build, help, role), others=ACTIVATIONS)
+
+
+def register_activation(name, build, *, help):
+    """Add a hidden activation for ``--activation NAME``: ``build()`` must make it."""
+    _add(ACTIVATIONS, "an activation", name, Part(build, help), others=LAYERS)
+
+
+def register_init(name, *, help):
+    """Add an initialisation for ``--init NAME``: Dense and Conv2D must know ``init=name``."""
+    _add(INITS, "an initialisation", name, help)
+
+
+def register_schedule(name, build, *, help):
+    """Add a schedule for ``--schedule NAME``: ``build(lr, decay, t, total_steps) -> lr_t``."""
+    _add(SCHEDULES, "a schedule", name, Schedule(build, help))
+
+
+def _add(table, kind, name, entry, aliases=(), others=None):
     """table[name] = entry, unless a name or alias is taken; ``kind`` says "an optimizer"..."""
     taken = set(table) | {alias for known in table.values()
                           for alias in getattr(known, "aliases", ())} | {"all"}
+    taken |= set(others or ())  # a checkpoint names layers and activations in one space
     for key in (name, *aliases):
         if not (isinstance(key, str) and key and key == key.lower() and " " not in key):
             raise ValueError(f"{kind}'s name must be a lowercase word, got {key!r}")

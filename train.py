@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from layers import parameter_names
+
 log = logging.getLogger(__name__)
 
 COLUMNS = ("epoch", "loss", "data_loss", "reg_loss", "accuracy", "learning_rate",
@@ -49,7 +51,7 @@ def batches(n, batch_size, rng):
 
 def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
           batch_size=None, rng=None, on_log=None, on_epoch=None, layer_stats=False,
-          start=0, patience=None, min_delta=0.0, stop=None):
+          start=0, patience=None, min_delta=0.0, stop=None, early_stopping=None):
     """Train for ``epochs`` epochs and return a ``Result``.
 
     Training loss and figures (accuracy...) of an epoch are those of its
@@ -66,6 +68,8 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
     ``patience`` it also stops when the validation loss has not improved by
     more than ``min_delta`` for ``patience`` logged evaluations in a row, and
     puts back the weights of the best evaluation (status EARLY_STOPPED).
+    ``early_stopping``: an ``EarlyStopping`` to go on with (a resumed run's,
+    with its best evaluation and count so far); by default a fresh one.
 
     Epochs are numbered from ``start + 1``, for a network that has already
     been trained for ``start`` epochs; which epochs are logged depends only
@@ -74,7 +78,9 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
     """
     rng = np.random.default_rng(0) if rng is None else rng
     result = Result()
-    early = _EarlyStopping(patience, min_delta) if patience else None
+    early = early_stopping
+    if early is None and patience:
+        early = EarlyStopping(patience, min_delta)
     last_epoch = start + epochs
     # Overflow and NaN are detected and reported below; NumPy's own warnings
     # about them would only repeat it, less clearly.
@@ -82,7 +88,7 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
         try:
             for epoch in range(start + 1, last_epoch + 1):
                 planned_log = epoch == 1 or epoch % log_every == 0 or epoch == last_epoch
-                before = ([layer.weights.copy() for layer in network.trainable]
+                before = ([_first_parameter(layer).copy() for layer in network.trainable]
                           if layer_stats and planned_log else None)
                 row, seen = _epoch(network, optimizer, x, y, batch_size, rng, epoch, stop)
                 if before is not None:
@@ -119,31 +125,39 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
         result.final = early.best_row
         result.message = (
             f"early stopping at epoch {result.epochs_done}: the validation loss has not "
-            f"improved by more than {min_delta:g} in {patience} evaluations; restored the "
+            f"improved by more than {early.min_delta:g} in {early.patience} evaluations; "
+            "restored the "
             f"weights of epoch {early.best_row['epoch']} "
             f"(validation loss {early.best_row['val_loss']:.4f})")
     return result
 
 
-class _EarlyStopping:
-    """Remembers the best validation loss and the weights that gave it."""
+class EarlyStopping:
+    """Remembers the best validation loss and the weights (and state) that gave it.
 
-    def __init__(self, patience, min_delta):
+    ``best`` holds copies of every parameter and state array by name, as
+    ``Network.parameters`` and ``Network.state`` name them; ``waited``
+    counts the evaluations since the best. A checkpoint saves all three,
+    so that a resumed run stops where one straight run would have.
+    """
+
+    def __init__(self, patience, min_delta=0.0, *, best_row=None, best=None, waited=0):
         self.patience, self.min_delta = patience, min_delta
-        self.best_row, self.best_weights, self.waited = None, None, 0
+        self.best_row, self.best, self.waited = best_row, best, waited
 
     def should_stop(self, row, network):
         if self.best_row is None or row["val_loss"] < self.best_row["val_loss"] - self.min_delta:
             self.best_row = row
-            self.best_weights = [array.copy() for _, array in network.parameters()]
+            self.best = {name: array.copy()
+                         for name, array in (*network.parameters(), *network.state())}
             self.waited = 0
             return False
         self.waited += 1
         return self.waited >= self.patience
 
     def restore(self, network):
-        for (_, array), saved in zip(network.parameters(), self.best_weights, strict=True):
-            array[...] = saved
+        for name, array in (*network.parameters(), *network.state()):
+            array[...] = self.best[name]
 
 
 def _epoch(network, optimizer, x, y, batch_size, rng, epoch, stop=None):
@@ -179,13 +193,20 @@ def _epoch(network, optimizer, x, y, batch_size, rng, epoch, stop=None):
                 reg_loss=reg_loss, learning_rate=optimizer.current_learning_rate), seen
 
 
-def _layer_stats(dense_layers, weights_before):
+def _first_parameter(layer, prefix=""):
+    """A layer's first parameter (a Dense's weights, a BatchNorm's gamma), or its gradient."""
+    return getattr(layer, prefix + parameter_names(layer)[0])
+
+
+def _layer_stats(layers, weights_before):
+    """Per trainable layer: the norms of its first parameter, that one's gradient and update."""
     stats = []
-    for layer, before in zip(dense_layers, weights_before, strict=True):
+    for layer, before in zip(layers, weights_before, strict=True):
+        weights = _first_parameter(layer)
         norm_before = float(np.linalg.norm(before))
-        update = float(np.linalg.norm(layer.weights - before))
-        stats.append(dict(weight_norm=float(np.linalg.norm(layer.weights)),
-                          grad_norm=float(np.linalg.norm(layer.dweights)),
+        update = float(np.linalg.norm(weights - before))
+        stats.append(dict(weight_norm=float(np.linalg.norm(weights)),
+                          grad_norm=float(np.linalg.norm(_first_parameter(layer, "d"))),
                           update_ratio=update / norm_before if norm_before else math.inf))
     return stats
 

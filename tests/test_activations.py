@@ -1,9 +1,11 @@
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from activations import Linear, ReLU, Sigmoid, Softmax, _reduce_rows
+from activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh, _reduce_rows
 from gradcheck import numerical_gradient
 
 from checks import assert_gradient_matches, away_from_zero
@@ -136,7 +138,7 @@ def test_column_wise_row_reduction_equals_numpy_reduce(ufunc, columns):
     assert _reduce_rows(ufunc, x).shape == (50, 1)
 
 
-ACTIVATIONS = [ReLU, Softmax, Sigmoid, Linear]
+ACTIVATIONS = [ReLU, Softmax, Sigmoid, Linear, Tanh, LeakyReLU]
 
 
 @given(n=st.integers(1, 32), width=st.integers(1, 16),
@@ -194,3 +196,83 @@ def test_softmax_works_over_the_last_axis_of_a_3d_array():
     np.testing.assert_allclose(p.sum(axis=-1), np.ones((2, 3)), rtol=1e-15)
     np.testing.assert_array_equal(Softmax.predictions(p),
                                   [[row.argmax() for row in batch] for batch in x])
+
+
+@given(**SHAPES)
+def test_tanh_gradient(n, width, seed):
+    rng = np.random.default_rng(seed)
+    activation_gradient_error(Tanh(), 2 * rng.standard_normal((n, width)),
+                              rng.standard_normal((n, width)))
+
+
+def test_tanh_known_values_and_backward():
+    tanh = Tanh()
+    y = tanh.forward(np.array([[0.0, np.log(3.0), -np.log(3.0)]]))
+    np.testing.assert_allclose(y, [[0.0, 0.8, -0.8]], rtol=1e-15)  # (9 - 1) / (9 + 1)
+    # 1 - y^2 = 1 and 0.36
+    np.testing.assert_allclose(tanh.backward(np.array([[2.0, 5.0, -1.0]])), [[2.0, 1.8, -0.36]],
+                               rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tanh_and_leaky_relu_of_extreme_inputs_are_finite_without_warnings(dtype):
+    # pyproject.toml turns every RuntimeWarning (overflow, invalid value) into an error.
+    big = np.finfo(dtype).max
+    x = np.array([[-big, -1e4, -1.0, 0.0, 1.0, 1e4, big]], dtype=dtype)
+    tanh = Tanh()
+    y = tanh.forward(x)
+    np.testing.assert_array_equal(y[0, [0, 1, 5, 6]], [-1, -1, 1, 1])
+    np.testing.assert_array_equal(tanh.backward(np.ones_like(x))[0, [0, 6]], [0, 0])
+    for alpha in (0.01, 1.0):
+        leaky = LeakyReLU(alpha)
+        out = leaky.forward(x)
+        assert np.isfinite(out).all() and out.dtype == dtype
+        np.testing.assert_array_equal(out, np.where(x > 0, x, x * dtype(alpha)))
+        grad = leaky.backward(np.full_like(x, big))
+        assert np.isfinite(grad).all()
+
+
+@given(**SHAPES, alpha=st.sampled_from([0.0, 0.01, 0.3, 1.0]))
+def test_leaky_relu_gradient_away_from_zero(n, width, seed, alpha):
+    rng = np.random.default_rng(seed)
+    x = away_from_zero(rng, (n, width))
+    x[0, 0] = abs(x[0, 0])  # at least one unit passes, so the gradient is not all zero
+    activation_gradient_error(LeakyReLU(alpha), x, rng.standard_normal((n, width)))
+
+
+def test_leaky_relu_values_and_gradient_at_zero_is_alpha():
+    leaky = LeakyReLU(0.1)
+    np.testing.assert_allclose(leaky.forward(np.array([[-2.0, 0.0, 3.0]])), [[-0.2, 0.0, 3.0]],
+                               rtol=1e-15)
+    np.testing.assert_allclose(leaky.backward(np.array([[5.0, 5.0, 5.0]])), [[0.5, 0.5, 5.0]],
+                               rtol=1e-15)
+    assert LeakyReLU().alpha == 0.01
+    # The gradient at 0 is alpha times G, also for the default and a negative G.
+    default = LeakyReLU()
+    default.forward(np.zeros((1, 2)))
+    np.testing.assert_allclose(default.backward(np.array([[3.0, -2.0]])), [[0.03, -0.02]],
+                               rtol=1e-15)
+
+
+@pytest.mark.parametrize("alpha", [-0.01, 1.5, float("nan"), float("inf"), "0.1", None, True])
+def test_leaky_relu_rejects_a_bad_alpha_by_name(alpha):
+    message = r"LeakyReLU alpha must be a number in \[0, 1\], got " + re.escape(repr(alpha))
+    with pytest.raises(ValueError, match=message):
+        LeakyReLU(alpha)
+
+
+def test_new_activations_repr():
+    assert repr(Tanh()) == "Tanh()"
+    assert repr(LeakyReLU()) == "LeakyReLU(0.01)" and repr(LeakyReLU(0.2)) == "LeakyReLU(0.2)"
+
+
+@given(n=st.integers(1, 4), channels=st.integers(1, 3), size=st.integers(1, 5),
+       dtype=st.sampled_from([np.float32, np.float64]))
+def test_hidden_activations_work_on_image_batches(n, channels, size, dtype):
+    # (N, C, H, W) between convolutions: element-wise, the shape and dtype kept.
+    x = np.linspace(-2, 2, n * channels * size * size, dtype=dtype).reshape(n, channels, size,
+                                                                           size)
+    for activation in (ReLU(), LeakyReLU(), Tanh()):
+        out = activation.forward(x)
+        assert out.shape == x.shape and out.dtype == dtype
+        assert activation.backward(np.ones_like(out)).shape == x.shape

@@ -151,11 +151,20 @@ def refused(path, message, **options):
 def test_round_trip_of_parameters_and_header(tmp_path):
     net, path = saved(tmp_path, config={"seed": 1}, metrics={"val_loss": 0.5})
     saved_checkpoint = load(path)
-    assert saved_checkpoint.header == dict(
-        format=checkpoint.FORMAT, version=3,
-        architecture=dict(n_inputs=2, hidden=[5, 4], outputs=3, loss="categorical"),
+    header = dict(saved_checkpoint.header)
+    layers = header.pop("layers")
+    assert header == dict(
+        format=checkpoint.FORMAT, version=4,
+        architecture=dict(n_inputs=2, hidden=[5, 4], outputs=3, loss="categorical",
+                          activation="relu", conv=[], kernel=None, norm=None),
         dtype="float64", epoch=7, config={"seed": 1}, metrics={"val_loss": 0.5},
-        optimizer=None, rng=None, classes=None, scaler=False, image_shape=None)
+        optimizer=None, rng=None, classes=None, scaler=False, image_shape=None,
+        features=None, early_stopping=None)
+    assert [(layer["kind"], layer["name"]) for layer in layers] == [
+        ("dense", "dense0"), ("relu", "relu0"), ("dense", "dense1"), ("relu", "relu1"),
+        ("dense", "dense2")]
+    assert layers[0]["parameters"] == dict(weights=[2, 5], biases=[1, 5])
+    assert layers[0]["settings"]["n_neurons"] == 5 and layers[1]["parameters"] == {}
     assert saved_checkpoint.epoch == 7 and saved_checkpoint.config == {"seed": 1}
     assert saved_checkpoint.architecture["hidden"] == [5, 4]
     assert saved_checkpoint.dtype == np.float64
@@ -241,10 +250,12 @@ def test_reads_version_1(tmp_path):
     write_old(path, 1, dict(n_inputs=2, hidden=[5, 4], classes=3), dict(net.parameters()))
     saved_checkpoint = load(path)
     assert saved_checkpoint.header == dict(
-        format=checkpoint.FORMAT, version=3,
-        architecture=dict(n_inputs=2, hidden=[5, 4], outputs=3, loss="categorical"),
+        format=checkpoint.FORMAT, version=4,
+        architecture=dict(n_inputs=2, hidden=[5, 4], outputs=3, loss="categorical",
+                          activation="relu", conv=[], kernel=None, norm=None),
         dtype="float64", epoch=4, config={"seed": 3}, metrics={"loss": 0.25},
-        optimizer=None, rng=None, classes=None, scaler=False, image_shape=None)
+        optimizer=None, rng=None, classes=None, scaler=False, image_shape=None,
+        layers=None, features=None, early_stopping=None)
     for name, array in net.parameters():
         np.testing.assert_array_equal(saved_checkpoint.parameters[name], array)
 
@@ -263,8 +274,9 @@ def test_reads_version_2_with_its_parameters_dtype(tmp_path):
               dict(net.parameters()))
     saved_checkpoint = load(path)
     assert saved_checkpoint.architecture == dict(n_inputs=2, hidden=[5, 4], outputs=3,
-                                                 loss="binary")
-    assert saved_checkpoint.dtype == np.float32 and saved_checkpoint.header["version"] == 3
+                                                 loss="binary", activation="relu", conv=[],
+                                                 kernel=None, norm=None)
+    assert saved_checkpoint.dtype == np.float32 and saved_checkpoint.header["version"] == 4
 
 
 def test_old_versions_hold_one_dtype_and_only_their_fields(tmp_path):
@@ -931,3 +943,41 @@ def test_several_yes_no_outputs_keep_the_names_they_are_given(tmp_path):
     net = build(2, [4], 3, Binary(), rng=np.random.default_rng(0))
     write(tmp_path / "net.npz", net, loss="binary", epoch=1, classes=["red", "green", "blue"])
     assert load(tmp_path / "net.npz").header["classes"] == ["red", "green", "blue"]
+
+
+# A file of the previous format, written by the 0.2.0 release (main.py --epochs 300
+# --hidden 16 --save v3-spiral.npz), and what that release's --predict printed for it.
+V3_FILE = ROOT / "tests" / "data" / "v3-spiral.npz"
+V3_PREDICTIONS = """\
+v3-inputs.csv:2  1  (probability 0.763)
+v3-inputs.csv:3  2  (probability 0.395)
+v3-inputs.csv:4  1  (probability 0.396)
+v3-inputs.csv:5  0  (probability 0.824)
+v3-inputs.csv:6  0  (probability 0.702)
+v3-inputs.csv:7  1  (probability 0.985)
+"""
+
+
+def test_a_version_3_file_of_the_last_release_predicts_as_it_did(tmp_path, capsys, monkeypatch):
+    import main
+
+    saved_checkpoint = load(V3_FILE)
+    assert saved_checkpoint.header["layers"] is None and saved_checkpoint.architecture == dict(
+        n_inputs=2, hidden=[16], outputs=3, loss="categorical", activation="relu", conv=[],
+        kernel=None, norm=None)
+    monkeypatch.chdir(V3_FILE.parent)
+    assert main.main(["--load", V3_FILE.name, "--predict", "v3-inputs.csv"]) == 0
+    assert capsys.readouterr().out == V3_PREDICTIONS
+
+
+def test_a_version_3_file_goes_on_training_and_is_saved_as_version_4(tmp_path):
+    import main
+
+    out = tmp_path / "v4.npz"
+    assert main.main(["--load", str(V3_FILE), "--epochs", "5", "--no-plot",
+                      "--save", str(out)]) == 0
+    resaved = load(out)
+    assert resaved.header["version"] == 4 and resaved.epoch == 305
+    assert [layer["name"] for layer in resaved.header["layers"]] == [
+        "dense0", "relu0", "dense1"]
+    assert resaved.header["optimizer"]["iterations"] == 305

@@ -1,3 +1,4 @@
+import io
 import sys
 import warnings
 
@@ -661,14 +662,15 @@ def test_messages_quote_printable_names_as_they_are_and_escape_the_others(tmp_pa
 
 def test_a_csv_file_that_cannot_be_read_is_refused_with_the_reason(tmp_path, monkeypatch):
     import errno
-    from pathlib import Path
 
     path = _csv(tmp_path, *_rows(4, lambda k: "ab"[k % 2]))
 
-    def fail(self):
-        raise OSError(errno.EIO, "Input/output error")
+    class Failing(io.BytesIO):  # a disk error in the middle of reading the file
+        def read(self, *args):
+            raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(Path, "read_bytes", fail)
+    monkeypatch.setattr(data, "_open_image", lambda path: None)
+    monkeypatch.setattr(data, "open", lambda *args: Failing(), raising=False)
     assert _refused(path) == f"'{path}' cannot be read: Input/output error"
 
 
@@ -691,10 +693,13 @@ def test_csv_lines_may_end_in_a_lone_carriage_return(tmp_path):
     path.write_bytes(b"a,b,label\r1,2,x\r3,abc,y\r")
     assert _refused(path) == f"'{path}' line 3, column 2: 'abc' is not a number"
 
-def test_a_header_is_recognised_by_any_feature_cell_that_is_not_a_number(tmp_path):
+def test_a_first_row_of_a_number_beside_a_word_is_refused_until_header_says_which(tmp_path):
     path = _csv(tmp_path, "2024,height,label", *_rows(8, lambda k: "ab"[k % 2]))
-    d = data.from_path(path)
-    assert len(d.x_train) + len(d.x_val) == 8
+    assert _refused(path) == (f"'{path}' line 1: is it a header? column 2 holds 'height', "
+                              "column 1 a number: give --header yes or --header no (or correct "
+                              "the cell)")
+    d = data.from_path(path, header="yes")
+    assert len(d.x_train) + len(d.x_val) == 8 and d.feature_names == ["2024", "height"]
 
 
 # -- Images: every pixel, the split, the names --------------------------------------------------
@@ -832,3 +837,233 @@ def test_an_error_that_names_no_file_is_reported_under_the_path_given(tmp_path, 
 
 def test_spiral_is_named_after_its_size():
     assert data.spiral(samples=5, classes=2).name == "spiral(5, 2)"
+
+
+# -- Images of every depth keep their values (issue 18, group 3) --------------------------------
+
+
+def _wide_image(path, values, mode=None):
+    """Save values as a single-channel image whose Pillow mode follows their dtype."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.fromarray(values) if mode is None else Image.fromarray(values, mode=mode)
+    image.save(path)
+    return path
+
+
+@pytest.mark.parametrize("name, values, expected", [
+    ("deep.png", np.array([[0, 257], [32768, 65535]], dtype=np.uint16), [0, 1, 127.50195, 255]),
+    ("deep.tif", np.array([[0, 257], [32768, 65535]], dtype=np.uint16), [0, 1, 127.50195, 255]),
+    ("wide.tif", np.array([[0, 257], [32768, 65535]], dtype=np.int32), [0, 1, 127.50195, 255]),
+    ("float.tif", np.array([[0, 0.25], [0.5, 1]], dtype=np.float32), [0, 63.75, 127.5, 255]),
+])
+def test_16_bit_and_float_images_keep_their_values_scaled_by_their_own_range(
+        tmp_path, name, values, expected):
+    path = _wide_image(tmp_path / name, values)
+    _, x = data.prediction_inputs(path, 4, (2, 2))
+    np.testing.assert_allclose(x, [expected], rtol=1e-6)
+    assert len(np.unique(x)) == 4  # four grey levels stay four: nothing saturates
+
+
+def test_a_folder_of_16_bit_images_trains_on_their_values_not_on_one_grey(tmp_path):
+    for c, name in enumerate(("dark", "light")):
+        for k in range(4):
+            level = 1000 * (k + 1) + 30000 * c  # all above 255: saturated before, one grey
+            _wide_image(tmp_path / name / f"{k}.png", np.full((2, 2), level, dtype=np.uint16))
+    d = data.from_path(tmp_path, seed=0)
+    raw = np.concatenate([d.x_train, d.x_val]) * 127.5 + 127.5
+    assert len(np.unique(raw[:, 0])) == 8
+    np.testing.assert_allclose(np.sort(raw[:, 0])[[0, -1]], [1000 * 255 / 65535,
+                                                               34000 * 255 / 65535], rtol=1e-6)
+
+
+@pytest.mark.parametrize("values, found", [
+    (np.array([[0, 2], [0.5, 1000]], dtype=np.float32), "from 0 to 1000"),
+    (np.array([[0, np.nan], [0.5, 1]], dtype=np.float32), "from 0 to 1 and some not finite"),
+    (np.array([[-1, 0], [0.5, 1]], dtype=np.float32), "from -1 to 1"),
+])
+def test_a_float_image_outside_0_1_is_refused_naming_its_mode_and_range(tmp_path, values, found):
+    path = _wide_image(tmp_path / "f.tif", values)
+    assert _refused(path, 4, (2, 2), function=data.prediction_inputs) == (
+        f"'{path}' is a floating-point image (mode F) with values {found}, outside 0 to 1: "
+        "save it with values in that range, or as an 8-bit image")
+
+
+def test_a_32_bit_image_beyond_16_bits_is_refused_naming_its_mode(tmp_path):
+    path = _wide_image(tmp_path / "i.tif", np.array([[0, 70000], [1, 2]], dtype=np.int32))
+    assert _refused(path, 4, (2, 2), function=data.prediction_inputs) == (
+        f"'{path}' is a 16-bit image (mode I) with values from 0 to 70000, outside 0 to 65535: "
+        "save it with values in that range, or as an 8-bit image")
+
+
+# -- CSV: the header rule, the label column, labels by value, the fast parser (issue 18) --------
+
+
+def test_header_detection_a_first_row_with_na_or_a_typo_is_refused_not_dropped(tmp_path):
+    rows = _rows(8, lambda k: "ab"[k % 2])
+    for first, cell, column in (("NA,3,a", "NA", 1), ("1,2x,b", "2x", 2)):
+        path = _csv(tmp_path, first, *rows)
+        assert _refused(path) == (
+            f"'{path}' line 1: is it a header? column {column} holds '{cell}', column "
+            f"{3 - column} a number: give --header yes or --header no (or correct the cell)")
+        assert _refused(path, 0, 0.25, function=lambda p, *a: data.from_path(p, header="no")) \
+            == f"'{path}' line 1, column {column}: '{cell}' is not a number"
+
+
+def test_header_detection_a_numbered_header_as_pandas_writes_it_is_a_header(tmp_path):
+    path = _csv(tmp_path, "0,1,label", *_rows(8, lambda k: k % 2))
+    d = data.from_path(path)
+    assert len(d.x_train) + len(d.x_val) == 8 and d.class_names == ["0", "1"]
+    assert d.feature_names == ["0", "1"]
+
+
+def test_header_yes_takes_the_first_row_as_names_and_no_as_data(tmp_path):
+    path = _csv(tmp_path, *_rows(9, lambda k: "ab"[k % 2]))
+    assert len(data.from_path(path, header="yes").y_train) + 1 == \
+        len(data.from_path(path, header="no").y_train)
+    with pytest.raises(ValueError, match="header must be one of auto, yes, no"):
+        data.from_path(path, header="maybe")
+
+
+def test_prediction_rows_a_one_row_file_with_its_label_gets_the_hint(tmp_path):
+    path = _csv(tmp_path, "5.1,3.5,1.4,0.2,setosa", name="one.csv")
+    assert _refused(path, 4, function=data.prediction_inputs) == (
+        f"'{path}' line 1: 5 values, the model takes rows of 4 features (leave out the label "
+        "column)")
+
+
+def test_label_column_a_header_named_label_first_is_the_label(tmp_path):
+    rows = [f"{'ab'[k % 2]},{k},{k * k}" for k in range(10)]
+    d = data.from_path(_csv(tmp_path, "label,p0,p1", *rows))
+    assert d.class_names == ["a", "b"] and d.feature_names == ["p0", "p1"]
+    raw = d.x_train * d.scaler[1] + d.scaler[0]
+    assert [d.class_names[y] for y in d.y_train] == ["ab"[int(round(k)) % 2] for k in raw[:, 0]]
+
+
+@pytest.mark.parametrize("choice", ["first", "1"])
+def test_label_column_flag_chooses_the_column(tmp_path, choice):
+    rows = [f"{k % 2},{k},{k * 7 % 5}.5" for k in range(12)]
+    d = data.from_path(_csv(tmp_path, *rows), label_column=choice)
+    assert d.class_names == ["0", "1"] and d.n_features == 2
+
+
+def test_label_column_a_last_column_of_measurements_is_refused(tmp_path):
+    rows = [f"{k % 2},{k},{k * 1.5}" for k in range(12)]  # label first, read as last
+    rows[0], rows[1] = "0,0,0", "1,1,0"  # one class of two: not every class is single
+    path = _csv(tmp_path, *rows)
+    assert _refused(path) == (
+        f"'{path}': 10 of the 11 classes in column 3 (the label column) have a single sample: "
+        "is the label in another column? give --label-column first, a number or a name")
+
+
+def test_label_column_refusals_name_the_flag(tmp_path):
+    path = _csv(tmp_path, "a,b,kind", *_rows(6, lambda k: "xy"[k % 2]))
+    assert _refused(path, function=lambda p: data.from_path(p, label_column="7")) == (
+        f"argument --label-column: '{path}' has columns 1 to 3, not 7")
+    assert _refused(path, function=lambda p: data.from_path(p, label_column="colour")) == (
+        f"argument --label-column: the header of '{path}' has no column 'colour'; give first, "
+        "last, a column number or a name in the header")
+
+
+def test_labels_1_and_1_point_0_and_01_are_one_class(tmp_path):
+    labels = ["1", "1.0", "01", "2", " 2.00 ", "+2"]
+    d = data.from_path(_csv(tmp_path, *[f"{k},{k % 3},{labels[k % 6]}" for k in range(12)]))
+    assert d.class_names == ["1", "2"]
+    assert [data.label_name(text) for text in ("0.50", "1e3", "-0", "cat ")] == \
+        ["0.5", "1000", "0", "cat"]
+
+
+def test_an_unterminated_quote_is_reported_where_it_opens(tmp_path):
+    path = _csv(tmp_path, "1,2,x", '3,4,"y', "5,6,x", "7,8,y")
+    assert _refused(path) == f"'{path}' line 2: a quote opens here and is never closed"
+
+
+@pytest.mark.parametrize("layout", ["label last", "label first", "no label"])
+def test_the_fast_parser_gives_the_plain_parsers_numbers_to_the_last_bit(tmp_path, layout):
+    rng = np.random.default_rng(0)
+    # Up to 8 digits and exponents to 10^+-10: every cell within the fast path's reach.
+    cells = [f"{v:.{rng.integers(1, 9)}g}" for v in rng.standard_normal(600) * 10.0 **
+             rng.integers(-10, 11, 600)] + ["0", "-0", "+7", "1.", ".5", "12e3", "-1.5E-7",
+                                            "255", "000123", "9" * 15]
+    cells = cells[:len(cells) // 5 * 5]
+    rows = [cells[k:k + 5] for k in range(0, len(cells), 5)]
+    label = {"label last": 5, "label first": 0, "no label": None}[layout]
+    if label is not None:
+        rows = [row[:label] + [f"c{k % 3}"] + row[label:] for k, row in enumerate(rows)]
+    piece = "".join(",".join(row) + "\n" for row in rows).encode()
+    shape = _data_layout(len(rows[0]), label)
+    fast = data._fast_block(shape, piece, 1)
+    plain = data._plain_block(shape, data._rows(shape.path, piece, 1))
+    assert fast is not None
+    np.testing.assert_array_equal(fast.x, plain.x)
+    assert np.array_equal(np.signbit(fast.x), np.signbit(plain.x))
+    assert [raw.decode() for raw in fast.labels or []] == (plain.labels or [])
+    np.testing.assert_array_equal(fast.lines, plain.lines)
+
+
+def _data_layout(columns, label):
+    from pathlib import Path
+
+    return data._Layout(Path("t.csv"), None, 1, columns, label)
+
+
+@pytest.mark.parametrize("cell", ["nan", "1e", "e5", "1-2", "--1", "1.2.3", "1e5.0", " 1",
+                                  "1" * 16, "1e400", ""])
+def test_the_fast_parser_leaves_every_other_cell_to_the_plain_parser(cell):
+    piece = f"1,2\n{cell},3\n".encode()
+    assert data._fast_block(_data_layout(2, None), piece, 1) is None
+
+
+def test_a_csv_larger_than_a_piece_is_read_whole_with_its_line_numbers(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "PIECE_BYTES", 64)
+    rows = [f"{k},{k * 0.5},{'ab'[k % 2]}" for k in range(40)]
+    rows[20] = '20,10.0,"a"'  # a quoted piece goes the plain way
+    d = data.from_path(_csv(tmp_path, "x,y,label", *rows))
+    raw = np.concatenate([d.x_train, d.x_val]) * d.scaler[1] + d.scaler[0]
+    np.testing.assert_allclose(np.sort(raw[:, 0]), np.arange(40))
+    path = _csv(tmp_path, *[row[:-2] for row in rows[:20]], *[row[:-2] for row in rows[21:31]],
+                "1,abc", name="p.csv")
+    assert _refused(path, 2, function=data.prediction_inputs) == (
+        f"'{path}' line 31, column 2: 'abc' is not a number")
+
+
+def test_raw_values_are_kept_in_the_narrowest_exact_type():
+    assert data._narrowest(np.array([[0.0, 255.0]])) is np.uint8
+    assert data._narrowest(np.array([[0.5, 256.0]])) is np.float32
+    assert data._narrowest(np.array([[0.1]])) is np.float64
+    values = data._Values(4, 1)
+    values.add(np.array([[3.0]]))
+    values.add(np.array([[0.1]]))
+    assert values.values.dtype == np.float64 and values.values.tolist() == [[3.0], [0.1]]
+
+
+def test_the_scaler_in_steps_equals_fit_scaler(monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3000, 5)) * 100 + 7
+    x[:, 2] = 4.0
+    rows = np.sort(rng.choice(3000, 2000, replace=False))
+    monkeypatch.setattr(data, "ROWS_AT_ONCE", 64)
+    mean, scale = data._scaler_of(x, rows)
+    expected = data.fit_scaler(x[rows])
+    np.testing.assert_allclose(mean, expected[0], rtol=1e-12)
+    np.testing.assert_allclose(scale, expected[1], rtol=1e-12)
+    assert mean[0, 2] == 4.0 and scale[0, 2] == 1.0
+
+
+def test_prediction_rows_are_taken_by_the_models_feature_names(tmp_path):
+    path = _csv(tmp_path, "b,a", "2,1", "4,3", name="p.csv")
+    names, x = data.prediction_inputs(path, 2, feature_names=["a", "b"])
+    np.testing.assert_array_equal(x, [[1, 2], [3, 4]])
+    assert list(names) == ["p.csv:2", "p.csv:3"]
+    other = _csv(tmp_path, "a,c", "1,2", name="q.csv")
+    assert _refused(other, 2, function=lambda p, n: data.prediction_inputs(
+        p, n, feature_names=["a", "b"])) == (
+        f"'{other}' line 1: the header does not name the model's features (no column 'b'; "
+        "columns the model does not know: 'c'); the model takes 'a', 'b'")
+
+
+def test_prediction_rows_standardised_into_the_dtype(tmp_path):
+    path = _csv(tmp_path, "1,2", "3,4", name="p.csv")
+    scaler = (np.array([[1.0, 2.0]]), np.array([[2.0, 2.0]]))
+    _, x = data.prediction_inputs(path, 2, scaler=scaler, dtype=np.float32)
+    assert x.dtype == np.float32
+    np.testing.assert_array_equal(x, [[0, 0], [1, 1]])

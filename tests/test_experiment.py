@@ -331,8 +331,8 @@ def test_optimizer_all_draws_each_run_and_the_comparison_shown_if_asked(
         *(("plot_training", True) for _ in names), ("plot_comparison", True)]
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "optimizer  train acc train loss  val acc val loss  seconds  status"
-    assert [line.split()[0] for line in out[1:5]] == names
-    assert out[5:] == [f"wrote {tmp_path / name}" for optimizer in names
+    assert [line.split()[0] for line in out[1:1 + len(names)]] == names
+    assert out[1 + len(names):] == [f"wrote {tmp_path / name}" for optimizer in names
                        for name in (f"all-{optimizer}.png", f"all-{optimizer}.config.json")] + \
         [f"wrote {plot}"]
 
@@ -382,7 +382,8 @@ def test_a_comparison_stopped_at_the_first_optimizer_still_reports_a_failed_figu
     assert experiment.run(args, stop) == 130
     captured = capsys.readouterr()
     assert captured.err == f"main.py: error: cannot write {str(plot)!r}: No space left on device\n"
-    assert [line.split()[0] for line in captured.out.splitlines()[1:]] == ["gd", "wrote", "wrote"]
+    first = list(registry.OPTIMIZERS)[0]
+    assert [line.split()[0] for line in captured.out.splitlines()[1:]] == [first, "wrote", "wrote"]
 
 
 # A saved network and the configured data must fit each other
@@ -530,19 +531,24 @@ def test_an_output_that_is_an_input_is_refused_naming_both_flags(tmp_path):
 def test_a_foreign_checkpoints_settings_are_its_architecture_and_dtype(tmp_path):
     net = network("mse", hidden=(3,), dtype=np.float64)
     saved = checkpoint.load(save(tmp_path / "f.npz", net, "mse"))
-    assert experiment._saved_config(saved) == dict(hidden=[3], loss="mse", dtype="float64")
+    assert experiment._saved_config(saved) == dict(hidden=[3], loss="mse", dtype="float64",
+                                                   conv=[], norm=None, activation="relu")
 
 
 @pytest.mark.parametrize("key, value, shown, held", [
     ("hidden", [32], "32", "3"),
     ("hidden", [], "[]", "3"),
     ("loss", "mae", "mae", "mse"),
+    ("activation", "tanh", "tanh", "relu"),
+    ("conv", [8], "8", "[]"),
+    ("norm", "batchnorm", "batchnorm", "None"),
 ])
 def test_settings_that_contradict_the_saved_network_are_refused(tmp_path, key, value, shown,
                                                                  held):
     net = network("mse", hidden=(3,), dtype=np.float64)
     saved = checkpoint.load(save(tmp_path / "f.npz", net, "mse"))
-    config = dict(hidden=[3], loss="mse")
+    # A dense network has no kernel: any --kernel passes this check (cli refuses it alone).
+    config = dict(hidden=[3], loss="mse", activation="relu", conv=[], norm=None, kernel=5)
     experiment._check_settings_fit_network(config, saved, "f.npz")
     config[key] = value
     with pytest.raises(cli.UsageError) as error:

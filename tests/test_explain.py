@@ -8,14 +8,14 @@ from heads import AbsoluteError, Binary, Classes, SquaredError
 from layers import Dense, Dropout
 from losses import SoftmaxCategoricalCrossentropy
 from model import Network, build
-from optimizers import SGD, Adagrad, Adam, RMSProp
+from optimizers import SGD, Adagrad, Adam, AdamW, RMSProp
 
 
 def test_formula_reads_the_docstring_blocks():
     assert formula(ReLU, "Forward") == ["Y = max(X, 0)                 X, Y: (N, D)"]
     assert formula(Dense, "Backward")[1].startswith("dW = X^T G + l1 sign(W) + 2 l2 W")
-    assert formula(optimizers, "Decay") == ["lr_t = learning_rate / (1 + decay * t)"]
-    for cls in (SGD, Adagrad, RMSProp, Adam):
+    assert formula(optimizers, "Decay")[0] == "lr_t = learning_rate / (1 + decay * t)"
+    for cls in (SGD, Adagrad, RMSProp, Adam, AdamW):
         assert formula(cls, "Update")[0].strip()
     for cls, labels in ((Dense, ("Forward", "Backward")), (ReLU, ("Forward", "Backward")),
                         (Softmax, ("Forward", "Backward")), (Dropout, ("Training", "Backward")),

@@ -24,7 +24,7 @@ def test_while_writing_requests_are_only_noted():
     assert stop.requested and not stop.now and stop.cause == "SIGTERM"
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGINT, signal.SIGTERM])
 def test_while_training_a_signal_reaches_the_flag_and_handlers_are_put_back(signum):
     before = signal.getsignal(signum)
     with Stop() as stop, stop.training():
@@ -33,7 +33,7 @@ def test_while_training_a_signal_reaches_the_flag_and_handlers_are_put_back(sign
     assert signal.getsignal(signum) == before
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGINT, signal.SIGTERM])
 def test_outside_training_and_writing_a_signal_stops_at_once(signum):
     with Stop() as stop:
         with pytest.raises(Stopped) as stopped:
@@ -46,8 +46,8 @@ def test_outside_training_and_writing_a_signal_stops_at_once(signum):
 
 
 def test_exit_statuses_are_128_plus_the_signal():
-    assert EXIT_STATUS == {"SIGINT": 128 + signal.SIGINT, "SIGPIPE": 128 + signal.SIGPIPE,
-                           "SIGTERM": 128 + signal.SIGTERM}
+    assert EXIT_STATUS == {"SIGHUP": 128 + signal.SIGHUP, "SIGINT": 128 + signal.SIGINT,
+                           "SIGPIPE": 128 + signal.SIGPIPE, "SIGTERM": 128 + signal.SIGTERM}
 
 
 def test_stopped_carries_its_cause_as_its_message():
@@ -98,8 +98,9 @@ def test_the_handlers_before_are_put_back_even_one_not_set_from_python(monkeypat
     monkeypatch.setattr(signal, "signal", recording)
     with Stop() as stop:
         pass
-    assert calls[2:] == [(signal.SIGINT, signal.SIG_DFL), (signal.SIGTERM, signal.SIG_DFL)]
-    assert calls[:2] == [(signal.SIGINT, stop._handle), (signal.SIGTERM, stop._handle)]
+    caught = (signal.SIGHUP, signal.SIGINT, signal.SIGTERM)
+    assert calls[3:] == [(signum, signal.SIG_DFL) for signum in caught]
+    assert calls[:3] == [(signum, stop._handle) for signum in caught]
 
 
 def test_a_stop_can_be_entered_again_and_lets_exceptions_through():

@@ -52,12 +52,13 @@ def test_the_new_activation_trains_in_a_network(recipes):
 
 def test_the_new_head_and_optimizer_run_from_main(recipes, tmp_path, capsys):
     flags = ["--epochs", "200", "--log-every", "100", "--no-plot", "--log-level", "WARNING"]
-    assert main.main([*flags, "--dataset", "sine", "--loss", "huber", "--samples", "100"]) == 0
-    assert main.main([*flags, "--optimizer", "signsgd", "--learning-rate", "0.005",
+    assert main.main([*flags, "--dataset", "sine", "--loss", "my_huber", "--samples",
+                      "100"]) == 0
+    assert main.main([*flags, "--optimizer", "my_signsgd", "--learning-rate", "0.005",
                       "--metrics", str(tmp_path / "m.csv")]) == 0
     rows = (tmp_path / "m.csv").read_text().splitlines()
     assert rows[-1].split(",")[5] == "0.005"  # the learning rate column
     assert main.main(["--help"]) == 0
     help_text = " ".join(capsys.readouterr().out.split())
-    assert "signsgd (steps of one size, by the sign of the gradient)" in help_text
-    assert "huber: linear output + Huber loss (regression)" in help_text
+    assert "my_signsgd (steps of one size, by the sign of the gradient)" in help_text
+    assert "my_huber: linear output + Huber loss (regression)" in help_text

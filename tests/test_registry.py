@@ -5,6 +5,10 @@ import heads
 import optimizers
 import registry
 
+# The parts the tests register are named "my_..." (or with a space or a capital, where
+# refused), names that no part of the project will take: a part made permanent must not
+# collide with a test's.
+
 
 @pytest.fixture
 def tables(monkeypatch):
@@ -33,25 +37,30 @@ def test_every_optimizer_default_is_a_valid_constructor_argument():
 def test_aliases():
     assert registry.optimizer_name("SGD") == "gd"
     assert registry.optimizer_name("Adam") == "adam"
-    assert registry.optimizer_name("newton") == "newton"
+    assert registry.optimizer_name("No Such") == "no such"  # an unknown name, as it is
 
 
 def test_registering_an_optimizer_generates_its_flags(tables):
-    class Lion(optimizers.Optimizer):
-        def __init__(self, learning_rate=1e-4, decay=0.0, beta_1=0.9, weight_decay=0.0):
+    # my_strength is in no table of flags: it gets one named after it.
+    class MyLion(optimizers.Optimizer):
+        def __init__(self, learning_rate=1e-4, decay=0.0, beta_1=0.9, my_strength=0.0):
             super().__init__(learning_rate, decay)
 
-    registry.register_optimizer("lion", Lion, help="sign of an interpolated momentum",
+    assert "my_strength" not in cli.hyperparameter_flags()
+    registry.register_optimizer("my_lion", MyLion, help="sign of an interpolated momentum",
                                 defaults=dict(learning_rate=1e-4, decay=0.0, beta_1=0.9,
-                                              weight_decay=0.0))
+                                              my_strength=0.0))
     flags = cli.hyperparameter_flags()
-    assert flags["weight_decay"].flag == "--weight-decay"
+    assert flags["my_strength"].flag == "--my-strength"
     assert flags["beta_1"].flag == "--beta1"
-    config = cli.resolve(cli.parse(["--optimizer", "lion", "--weight-decay", "0.1"]))
+    config = cli.resolve(cli.parse(["--optimizer", "my_lion", "--my-strength", "0.1"]))
     assert config["hyperparameters"] == dict(learning_rate=1e-4, decay=0.0, beta_1=0.9,
-                                             weight_decay=0.1)
+                                             my_strength=0.1)
+    # The new optimizer is named last among those that take --beta1.
+    takers = [name for name, entry in registry.OPTIMIZERS.items() if "beta_1" in entry.defaults]
+    assert "adam" in takers and takers[-1] == "my_lion"
     help_text = " ".join(cli.build_parser().format_help().split())
-    assert "adam, lion only: first-moment decay" in help_text
+    assert f"{', '.join(takers)} only: first-moment decay" in help_text
 
 
 @pytest.mark.parametrize("name, defaults, message", [
@@ -59,7 +68,7 @@ def test_registering_an_optimizer_generates_its_flags(tables):
     ("sgd", dict(learning_rate=1.0), "an optimizer named 'sgd' is already registered"),
     ("all", dict(learning_rate=1.0), "'all' is already registered"),
     ("My Opt", dict(learning_rate=1.0), "must be a lowercase word, got 'My Opt'"),
-    ("new", dict(decay=0.0), "defaults must include learning_rate"),
+    ("my_new", dict(decay=0.0), "defaults must include learning_rate"),
 ])
 def test_bad_registrations_are_refused(tables, name, defaults, message):
     with pytest.raises(ValueError, match=message):
@@ -67,31 +76,31 @@ def test_bad_registrations_are_refused(tables, name, defaults, message):
 
 
 def test_registering_a_head_and_a_dataset(tables):
-    registry.register_head("huber", heads.SquaredError, task="regression", help="robust")
-    registry.register_dataset("line", "data:sine", task="regression", help="a line",
+    registry.register_head("my_huber", heads.SquaredError, task="regression", help="robust")
+    registry.register_dataset("my_line", "data:sine", task="regression", help="a line",
                               options=("samples",))
-    config = cli.resolve(cli.parse(["--dataset", "line", "--loss", "huber"]))
-    assert config["loss"] == "huber"
+    config = cli.resolve(cli.parse(["--dataset", "my_line", "--loss", "my_huber"]))
+    assert config["loss"] == "my_huber"
     with pytest.raises(ValueError, match="task must be"):
-        registry.register_head("odd", heads.Binary, task="ranking", help="?")
+        registry.register_head("my_odd", heads.Binary, task="ranking", help="?")
     with pytest.raises(ValueError, match="task must be"):
-        registry.register_dataset("odd", "data:sine", task="binary", help="?")
+        registry.register_dataset("my_odd", "data:sine", task="binary", help="?")
 
 
 def test_an_optimizers_aliases_are_registered_and_checked(tables):
-    registry.register_optimizer("nesterov", optimizers.SGD, help="look-ahead momentum",
-                                defaults=dict(learning_rate=0.1), aliases=["nag"])
-    assert registry.OPTIMIZERS["nesterov"] == registry.Optimizer(
-        optimizers.SGD, "look-ahead momentum", dict(learning_rate=0.1), ("nag",))
-    assert registry.optimizer_name("NAG") == "nesterov"
+    registry.register_optimizer("my_nesterov", optimizers.SGD, help="look-ahead momentum",
+                                defaults=dict(learning_rate=0.1), aliases=["my_nag"])
+    assert registry.OPTIMIZERS["my_nesterov"] == registry.Optimizer(
+        optimizers.SGD, "look-ahead momentum", dict(learning_rate=0.1), ("my_nag",))
+    assert registry.optimizer_name("MY_NAG") == "my_nesterov"
     with pytest.raises(ValueError, match="an optimizer named 'sgd' is already registered"):
-        registry.register_optimizer("plain", optimizers.SGD, help="x",
+        registry.register_optimizer("my_plain", optimizers.SGD, help="x",
                                     defaults=dict(learning_rate=0.1), aliases=("sgd",))
     with pytest.raises(ValueError, match="an optimizer's name must be a lowercase word, "
                                          "got 'Plain'"):
-        registry.register_optimizer("plain", optimizers.SGD, help="x",
+        registry.register_optimizer("my_plain", optimizers.SGD, help="x",
                                     defaults=dict(learning_rate=0.1), aliases=("Plain",))
-    assert "plain" not in registry.OPTIMIZERS
+    assert "my_plain" not in registry.OPTIMIZERS
 
 
 @pytest.mark.parametrize("name", ["MyOpt", "my opt", "", 3])
@@ -104,19 +113,19 @@ def test_a_name_must_be_one_lowercase_word(tables, name):
 
 @pytest.mark.parametrize("task", ["classes", "binary", "regression"])
 def test_a_head_of_each_task_is_registered_as_given(tables, task):
-    registry.register_head("custom", heads.Binary, task=task, help="a custom head")
-    assert registry.HEADS["custom"] == registry.Head(heads.Binary, "a custom head", task)
+    registry.register_head("my_head", heads.Binary, task=task, help="a custom head")
+    assert registry.HEADS["my_head"] == registry.Head(heads.Binary, "a custom head", task)
 
 
 def test_a_registered_dataset_keeps_every_field(tables):
-    registry.register_dataset("line", "data:sine", task="regression", help="a line",
+    registry.register_dataset("my_line", "data:sine", task="regression", help="a line",
                               options=["samples"], defaults=dict(epochs=5),
                               optimizer_defaults=dict(adam=dict(learning_rate=0.5)))
-    assert registry.DATASETS["line"] == registry.Dataset(
+    assert registry.DATASETS["my_line"] == registry.Dataset(
         "data:sine", "a line", "regression", ("samples",), dict(epochs=5),
         dict(adam=dict(learning_rate=0.5)))
-    registry.register_dataset("plain", "data:sine", task="regression", help="plain")
-    assert registry.DATASETS["plain"] == registry.Dataset("data:sine", "plain", "regression")
+    registry.register_dataset("my_plain", "data:sine", task="regression", help="plain")
+    assert registry.DATASETS["my_plain"] == registry.Dataset("data:sine", "plain", "regression")
 
 
 def test_refusals_name_the_kind_of_part(tables):
