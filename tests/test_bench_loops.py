@@ -282,6 +282,23 @@ def test_the_minimal_loop_predicts_with_its_output_biases(clock):
     assert np.mean((hidden @ w2 - b2).argmax(axis=1) == y) != 0.4  # the biases count here
 
 
+@pytest.mark.parametrize("runner", ["run_ours", "run_torch"])
+def test_images_are_evaluated_in_small_blocks_so_the_peak_memory_is_the_trainings(
+        monkeypatch, runner):
+    if runner == "run_torch":
+        pytest.importorskip("torch")
+    blocks = []
+
+    def accuracy_in_blocks(predict, x, y, rows=8192):
+        blocks.append(rows)
+        return 0.5
+
+    monkeypatch.setattr(bench, "accuracy_in_blocks", accuracy_in_blocks)
+    getattr(bench, runner)(dict(TINY_E, epochs=1), 0, F32, None)
+    getattr(bench, runner)(dict(TINY_A, epochs=1), 0, F32, None)
+    assert blocks == [256, 8192]
+
+
 # -- minimal, with convolutions (E's floor) ---------------------------------------------------
 
 def floor_parameters(held):
