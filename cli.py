@@ -362,8 +362,10 @@ def resolve(args, saved=None):
         for key in ARCHITECTURE:
             if key in given and key in saved and given[key] != saved[key]:
                 flag = "--batch-norm" if key == "norm" and args.batch_norm else f"--{key}"
+                held = (f"--{key} {shown(saved[key])}" if saved[key] not in (None, [])
+                        else f"no --{key}")
                 raise UsageError(f"argument {flag}: the network in {str(args.load)!r} has "
-                                 f"--{key} {shown(saved.get(key))}, not {shown(given[key])}")
+                                 f"{held}, not {shown(given[key])}")
     if "data" in given and "dataset" not in given:
         given["dataset"] = "file"  # --data PATH alone means --dataset file
     dataset = given.get("dataset", (saved or DEFAULTS).get("dataset", DEFAULTS["dataset"]))
@@ -433,7 +435,11 @@ def _checked_settings(saved, path):
     actions = {action.dest: action for action in build_parser()._actions}
     checked = {}
     for key in (*INHERITED, "hyperparameters"):
-        if key not in saved or saved[key] is None:
+        if key not in saved:
+            continue
+        if saved[key] is None:
+            if DEFAULTS.get(key, "") is None:  # None is this setting's "none" (no --norm)
+                checked[key] = None
             continue
         value = saved[key]
         try:
@@ -527,6 +533,9 @@ def _check_combinations(args, config):
         raise UsageError(f"argument --animate: {str(args.animate)!r} must end in .gif")
     if args.checkpoint_every is not None and args.save is None:
         raise UsageError("argument --checkpoint-every: needs --save")
+    if config["schedule"] == "cosine" and args.decay is not None:
+        raise UsageError("argument --decay: does not apply to --schedule cosine, which falls "
+                         "to 0 over the run's steps by itself")
     if args.kernel is not None and not config["conv"]:
         raise UsageError("argument --kernel: needs --conv")
     if config["conv"] and config["kernel"] % 2 == 0:

@@ -89,7 +89,6 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5, sample=None
     if net.head.task == "regression":
         y = y.astype(np.float64)
     relus = [layer for layer in net.layers if registry.kind_of(layer) in ("relu", "leaky_relu")]
-    pools = [layer for layer in net.layers if hasattr(layer, "argmax")]
     dropouts = [layer for layer in net.layers if isinstance(layer, Dropout)]
 
     def total_loss():
@@ -99,7 +98,9 @@ def check_network(network, x, y, *, max_samples=100, seed=0, h=1e-5, sample=None
 
     def kinks():
         """Which side of every kink the last evaluation was on."""
-        sides = [layer.inputs > 0 for layer in relus] + [layer.argmax for layer in pools]
+        # A pooling layer's winners exist only after a forward pass: read them now.
+        sides = [layer.inputs > 0 for layer in relus] + [
+            layer.argmax for layer in net.layers if getattr(layer, "argmax", None) is not None]
         out = net.head.output
         if net.head.task == "classes":
             p = out[np.arange(len(y)), y]

@@ -36,14 +36,25 @@ class Network:
     made it (the checkpoint records them); None for a stack built by hand.
     """
 
-    def __init__(self, layers, head, specs=None):
+    def __init__(self, layers, head, specs=None, *, chunk=None):
         self.layers = list(layers)
         if not self.layers:
             raise ValueError("a network needs at least one layer")
         self.head = head
         self.specs = None if specs is None else list(specs)
+        # Evaluation takes at most ``chunk`` rows at a time (None: all at once). A
+        # convolution keeps a patch matrix of 9 to 144 floats per pixel: thousands of
+        # images at once would take gigabytes.
+        self.chunk = chunk
         self.trainable = [layer for layer in self.layers if parameter_names(layer)]
         self.names = _layer_names(self.layers)
+        # Where backward stops, worked out once (it runs every step): the first
+        # layer past a leading Reshape, and whether it can skip its input gradient.
+        first = 0
+        while first < len(self.layers) - 1 and self.names[first].startswith("reshape"):
+            first += 1
+        self._first = first
+        self._skips_input = "input_gradient" in _keywords(type(self.layers[first]).backward)
 
     def forward(self, x, y, training=False):
         """The mean data loss of (x, y); the head keeps its outputs in ``head.output``."""
@@ -60,19 +71,19 @@ class Network:
         its forward one.
         """
         grad = self.head.backward(y)
-        first = 0
-        while first < len(self.layers) - 1 and registry.kind_of(self.layers[first]) == "reshape":
-            first += 1
-        for layer in reversed(self.layers[first + 1:]):
+        for layer in reversed(self.layers[self._first + 1:]):
             grad = layer.backward(grad)
-        layer = self.layers[first]
-        if "input_gradient" in _keywords(type(layer).backward):
+        layer = self.layers[self._first]
+        if self._skips_input:
             layer.backward(grad, input_gradient=False)
         else:
             layer.backward(grad)
 
     def outputs(self, x):
         """The head's outputs (probabilities or values) with dropout off."""
+        if self.chunk is not None and len(x) > self.chunk:
+            return np.concatenate([self.outputs(x[start:start + self.chunk])
+                                   for start in range(0, len(x), self.chunk)])
         for layer in self.layers:
             x = layer.forward(x, False)
         return self.head.outputs(x)
@@ -86,8 +97,17 @@ class Network:
 
         Returns a dict with ``loss`` and ``accuracy`` (and ``r2`` for a regression).
         """
-        loss = self.forward(x, y, training=False)
-        return dict(loss=loss, **self.head.metrics(self.head.output, y))
+        if self.chunk is None or len(x) <= self.chunk:
+            loss = self.forward(x, y, training=False)
+            return dict(loss=loss, **self.head.metrics(self.head.output, y))
+        # In chunks: the mean loss is the chunks' means weighted by their sizes.
+        total, outputs = 0.0, []
+        for start in range(0, len(x), self.chunk):
+            part = slice(start, start + self.chunk)
+            total += self.forward(x[part], y[part], training=False) * len(y[part])
+            outputs.append(self.head.output)
+        self.head.output = np.concatenate(outputs)
+        return dict(loss=total / len(y), **self.head.metrics(self.head.output, y))
 
     def regularization_loss(self):
         return sum(regularization_loss(layer) for layer in self.trainable)
@@ -170,6 +190,10 @@ def _keywords(function):
         return {}
 
 
+# Rows a convolution network evaluates at a time (see ``Network.chunk``).
+EVALUATION_CHUNK = 1024
+
+
 def specs(n_inputs, hidden, n_outputs, *, dropout=0.0, l1=0.0, l2=0.0, weight_scale=0.01,
           activation="relu", init=None, conv=(), kernel=3, norm=None, image_shape=None):
     """The (kind, settings) of every layer of the usual network; see ``build``.
@@ -249,7 +273,8 @@ def from_specs(layer_specs, head, *, rng=None, dtype=np.float64):
         extra = {key: value for key, value in (("rng", rng), ("dtype", dtype))
                  if key in keywords}
         built.append(part(**settings, **extra))
-    return Network(built, head, layer_specs)
+    convolution = any(kind == "conv2d" for kind, _ in layer_specs)
+    return Network(built, head, layer_specs, chunk=EVALUATION_CHUNK if convolution else None)
 
 
 def build(n_inputs, hidden, n_outputs, head, *, dropout=0.0, l1=0.0, l2=0.0,

@@ -2,7 +2,9 @@
 
 The problem panel fits the data and the head: decision regions for
 classes in the plane, the fitted curve for a regression on one feature, a
-confusion matrix or predicted-against-true values otherwise.
+confusion matrix or predicted-against-true values otherwise. A network with
+a convolution adds what its first block learnt: the first Conv2D's kernels
+and one validation image's feature maps after the block.
 
 matplotlib is imported inside the functions, so importing this module (and
 starting main.py) costs nothing when no figure is drawn, and the
@@ -13,6 +15,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
+
+import registry
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +198,125 @@ def draw_problem(ax, network, dataset, resolution=200):
         predicted_against_true(ax, network, x, y)
 
 
+def tile(images, columns=None):
+    """The images (n, h, w) side by side in one array, ``columns`` to a row.
+
+    Image ``i`` fills rows ``r h .. r h + h - 1`` and columns ``c w .. c w + w - 1``
+    of the mosaic, with r = i // columns and c = i % columns; ``columns``
+    defaults to ceil(sqrt(n)), a square-ish mosaic. Cells past the last image
+    are NaN, which ``imshow`` leaves in the colour map's "bad" colour.
+    """
+    n, height, width = images.shape
+    columns = columns or int(np.ceil(np.sqrt(n)))
+    rows = -(-n // columns)
+    mosaic = np.full((rows * height, columns * width), np.nan)
+    for index, image in enumerate(images):
+        top, left = (index // columns) * height, (index % columns) * width
+        mosaic[top:top + height, left:left + width] = image
+    return mosaic
+
+
+def first_conv(network):
+    """The index of the network's first Conv2D layer (kind "conv2d"), or None."""
+    kinds = [registry.kind_of(layer) for layer in network.layers]
+    return kinds.index("conv2d") if "conv2d" in kinds else None
+
+
+def first_block_maps(network, x):
+    """One image's feature maps after the first convolution block: (maps, layer name).
+
+    ``x`` is one input row, (1, features). The layers run forward (as in
+    evaluation: dropout off, BatchNorm's running statistics) from the input.
+    The block starts at the first Conv2D and ends before the next Conv2D or
+    the first layer whose output is no longer a (1, C, H, W) image (a
+    Flatten): in ``model.build``'s networks, Conv2D -> [Norm] -> activation
+    -> MaxPool2D, so the maps are the first MaxPool2D's output, (C, H/2, W/2).
+    """
+    start = first_conv(network)
+    maps, name = None, None
+    for index, (layer, layer_name) in enumerate(zip(network.layers, network.names,
+                                                    strict=True)):
+        output = layer.forward(x, False)
+        if index > start and (registry.kind_of(layer) == "conv2d" or output.ndim != 4):
+            break
+        if index >= start:
+            maps, name = output[0], layer_name
+        x = output
+    return maps, name
+
+
+def _mosaic(ax, images, cmap, limits, title, lines, label):
+    """``tile(images)`` on ``ax`` with a colour bar, ticks off, cells parted by ``lines``."""
+    import matplotlib
+
+    colours = matplotlib.colormaps[cmap].with_extremes(bad="white")
+    mosaic = tile(images)
+    shown = ax.imshow(mosaic, cmap=colours, vmin=limits[0], vmax=limits[1])
+    # Thin lines between the cells rather than blank pixels: a blank pixel
+    # would be a third of a 3 x 3 kernel.
+    height, width = images.shape[1:]
+    for row in range(height, mosaic.shape[0], height):
+        ax.axhline(row - 0.5, color=lines, linewidth=1.5)
+    for column in range(width, mosaic.shape[1], width):
+        ax.axvline(column - 0.5, color=lines, linewidth=1.5)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize="small")
+    ax.figure.colorbar(shown, ax=ax, shrink=0.8, label=label)
+
+
+def conv_kernels(ax, network):
+    """The first Conv2D's kernels, one small image per output channel.
+
+    Weights (O, C, k, k): each of the O kernels is drawn as its k x k weights
+    (with C > 1 in-channels, their mean over the in-channels), all on one
+    diverging scale centred on 0 (blue negative, red positive).
+    """
+    index = first_conv(network)
+    weights = network.layers[index].weights
+    n_out, n_in, k, _ = weights.shape
+    title = f"{network.names[index]} kernels ({n_out}, {k}x{k}"
+    title += ")" if n_in == 1 else f", mean of {n_in} in-channels)"
+    if not network.is_finite():
+        ax.set_axis_off()
+        ax.set_title(title, fontsize="small")
+        ax.text(0.5, 0.5, "weights are not finite:\nno kernels to draw",
+                transform=ax.transAxes, ha="center", va="center")
+        return
+    kernels = weights.mean(axis=1)
+    # One scale for every kernel, symmetric, so 0 is white in all of them.
+    largest = float(np.abs(kernels).max()) or 1.0
+    _mosaic(ax, kernels, "RdBu_r", (-largest, largest), title, lines="0.3",
+            label="weight")
+
+
+def feature_maps(ax_image, ax_maps, network, dataset, index=0):
+    """Validation image ``index`` (as read, before scaling) and its maps after the first block.
+
+    All maps share one colour scale, so a channel that stays dark is one
+    that the image hardly excites (or a dead ReLU).
+    """
+    x = dataset.x_val[index:index + 1]
+    pixels = x if dataset.scaler is None else x * dataset.scaler[1] + dataset.scaler[0]
+    ax_image.set_axis_off()
+    if dataset.image_shape is not None:
+        ax_image.imshow(pixels.reshape(dataset.image_shape), cmap="gray")
+    caption = f"validation image {index}"
+    if dataset.task == "classes":
+        caption += f"\n(class {dataset.class_names[dataset.y_val[index]]})"
+    ax_image.set_title(caption, fontsize="small")
+    if not network.is_finite():
+        ax_maps.set_axis_off()
+        ax_maps.text(0.5, 0.5, "weights are not finite:\nno feature maps to draw",
+                     transform=ax_maps.transAxes, ha="center", va="center")
+        return
+    maps, layer_name = first_block_maps(network, x)
+    channels, height, width = maps.shape
+    _mosaic(ax_maps, maps, "viridis", (float(maps.min()), float(maps.max())),
+            f"feature maps after block 1 ({layer_name}: {channels}, {height}x{width})",
+            lines="white", label="activation")
+
+
 def plot_training(rows, network, dataset, path, *, title="", show=False, restored=None):
     """Loss, accuracy (and R^2) and learning rate per logged epoch, beside the problem.
 
@@ -210,11 +333,16 @@ def training_figure(plt, rows, network, dataset, title="", restored=None):
     """The figure of ``plot_training``: curves on the left, the problem on the right.
 
     For images the right holds the confusion matrix of the validation data
-    and its first misclassified images.
+    and its first misclassified images. A network with a Conv2D layer gets a
+    third column, its axes after all the others: the first Conv2D's kernels
+    above, the first validation image and its feature maps after the first
+    block below.
     """
     epochs = [row["epoch"] for row in rows]
-    fig = plt.figure(figsize=(13, 7.5), layout="constrained")
-    grid = fig.add_gridspec(3, 2, width_ratios=(1.2, 1))
+    conv = first_conv(network) is not None
+    fig = plt.figure(figsize=(18.5 if conv else 13, 7.5), layout="constrained")
+    grid = fig.add_gridspec(3, 3 if conv else 2,
+                            width_ratios=(1.2, 1, 0.85) if conv else (1.2, 1))
     ax_loss, ax_acc, ax_lr = (fig.add_subplot(grid[i, 0]) for i in range(3))
     if dataset.image_shape is not None and dataset.task == "classes":
         right = grid[:, 1].subgridspec(2, 1, height_ratios=(1.4, 1))
@@ -227,6 +355,11 @@ def training_figure(plt, rows, network, dataset, title="", restored=None):
                       dataset.image_shape, dataset.scaler)
     else:
         draw_problem(fig.add_subplot(grid[:, 1]), network, dataset)
+    if conv:
+        column = grid[:, 2].subgridspec(2, 1)
+        conv_kernels(fig.add_subplot(column[0]), network)
+        below = column[1].subgridspec(1, 2, width_ratios=(1, 2.5))
+        feature_maps(fig.add_subplot(below[0]), fig.add_subplot(below[1]), network, dataset)
 
     ax_loss.plot(epochs, [r["loss"] for r in rows], label="training (data + reg.)")
     ax_loss.plot(epochs, [r["data_loss"] for r in rows], label="training data loss",

@@ -11,9 +11,11 @@ optimizer listed here, and a checkpoint names each layer by its name here.
 Adding a part is one class (with its tests) and one entry: in the tables
 below for the project itself, or with ``register_optimizer``,
 ``register_head``, ``register_dataset``, ``register_layer``,
-``register_activation``, ``register_init`` or ``register_schedule`` from a
-script, a notebook or a test. A built-in part is named as "module:Name" and imported only when it
-is built, so this module (and ``main.py --help``) never loads NumPy.
+``register_activation`` or ``register_schedule`` from a script, a notebook
+or a test. An initialisation is drawn inside Dense and Conv2D: a new one is
+a branch of ``layers._initial_weights`` and an entry in ``INITS`` below.
+A built-in part is named as "module:Name" and imported only when it is
+built, so this module (and ``main.py --help``) never loads NumPy.
 """
 
 import importlib
@@ -37,7 +39,8 @@ HYPERPARAMETERS = {
     "learning_rate": Hyperparameter("--learning-rate", "positive", "initial learning rate",
                                     "LR"),
     "decay": Hyperparameter("--decay", "non-negative",
-                            "learning-rate decay: step t uses LR / (1 + decay * t)", "D"),
+                            "learning-rate decay: step t uses LR / (1 + decay * t), or "
+                            "LR * exp(-decay * t) with --schedule exponential", "D"),
     "momentum": Hyperparameter("--momentum", "fraction", "momentum, in [0, 1)", "M"),
     "epsilon": Hyperparameter("--epsilon", "non-negative", "added to the denominator", "E"),
     "rho": Hyperparameter("--rho", "fraction", "decay of the squared-gradient cache, in [0, 1)",
@@ -204,7 +207,8 @@ ACTIVATIONS = {
     "leaky_relu": Part("activations:LeakyReLU", "x for x > 0, 0.01 x otherwise"),
 }
 
-# Initial weights of Dense and Conv2D (--init): the name is passed as ``init=``.
+# Initial weights of Dense and Conv2D (--init): the name is passed as ``init=``, and
+# layers.INITIALISATIONS lists the same names (tests/test_registry.py checks it).
 INITS = {
     "normal": "weight_scale * N(0, 1), the book's (--weight-scale S)",
     "he": "N(0, 2 / fan_in), for ReLU layers (He et al. 2015)",
@@ -215,7 +219,7 @@ SCHEDULES = {
     "inverse": Schedule("optimizers:inverse", "LR / (1 + decay * t), the book's"),
     "exponential": Schedule("optimizers:exponential", "LR * exp(-decay * t)"),
     "cosine": Schedule("optimizers:cosine", "LR * (1 + cos(pi * t / T)) / 2, T the run's "
-                       "total steps"),
+                       "total steps (--decay does not apply)"),
 }
 
 # Which head tasks fit which dataset task, the first being the default.
@@ -303,11 +307,6 @@ def register_layer(name, build, *, help, role=None):
 def register_activation(name, build, *, help):
     """Add a hidden activation for ``--activation NAME``: ``build()`` must make it."""
     _add(ACTIVATIONS, "an activation", name, Part(build, help), others=LAYERS)
-
-
-def register_init(name, *, help):
-    """Add an initialisation for ``--init NAME``: Dense and Conv2D must know ``init=name``."""
-    _add(INITS, "an initialisation", name, help)
 
 
 def register_schedule(name, build, *, help):

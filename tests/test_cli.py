@@ -179,7 +179,8 @@ def test_help_texts_are_generated_from_the_registries(made_up_parts):
     # takes the flag; numbers as %g writes them.
     assert help_of("--learning-rate") == ("initial learning rate (default: one 0.5, two 1e-07; "
                                           "tuned: two 2; fast: one 3)")
-    assert help_of("--decay") == ("learning-rate decay: step t uses LR / (1 + decay * t) "
+    assert help_of("--decay") == ("learning-rate decay: step t uses LR / (1 + decay * t), "
+                                  "or LR * exp(-decay * t) with --schedule exponential "
                                   "(default: one 0, two 0; tuned: one 0.25)")
     assert help_of("--momentum") == "two only: momentum, in [0, 1) (default: two 0.9)"
     assert help_of("--optimizer").startswith(
@@ -450,3 +451,21 @@ if __name__ == "__main__":
     # python -m tests.test_cli: the README's flags table and --help copy, rewritten.
     README.write_text(regenerated(README.read_text()))
     print(f"rewrote the flags table and the --help copy in {README}")
+
+
+def test_the_readme_table_of_optimizer_defaults_has_every_registered_optimizer():
+    # The table beside the book's settings is written by hand: it must keep up.
+    text = README.read_text()
+    rows = {line.split("|")[1].strip().split()[0].strip("`"): line.split("|")[2:4]
+            for line in text.splitlines() if line.startswith("| `")}
+    for name, entry in registry.OPTIMIZERS.items():
+        assert name in rows, f"README: no row for --optimizer {name} in the defaults table"
+        rate, decay = (float(cell) for cell in rows[name])
+        assert (rate, decay) == (entry.defaults["learning_rate"], entry.defaults["decay"])
+
+
+def test_decay_is_refused_with_the_cosine_schedule():
+    with pytest.raises(cli.UsageError, match="argument --decay: does not apply to --schedule "
+                                             "cosine"):
+        cli.resolve(cli.parse(["--schedule", "cosine", "--decay", "0.1"]))
+    assert cli.resolve(cli.parse(["--schedule", "cosine"]))["schedule"] == "cosine"

@@ -366,3 +366,24 @@ def test_the_check_computes_in_float64_from_float32_data():
     x, y = spiral_like(10)
     check_network(Network(layers, Classes()), x.astype(np.float32), y)
     assert set(dtypes) == {np.dtype(np.float64)}
+
+
+def test_a_perturbation_that_moves_a_pooling_windows_maximum_is_skipped():
+    # conv: y = w0 x0 + w1 x1 per pixel; two pixels of the window are (1, 0) and (0, 1), so
+    # with w0 == w1 they tie, and w0 +- h moves the maximum from one to the other: central
+    # differences then average two slopes. The pool's winners exist only after a forward
+    # pass, so a check that looked for them before one would miss this kink.
+    from layers import Conv2D, Flatten, MaxPool2D, Reshape
+
+    conv = Conv2D(2, 1, 1)
+    conv.weights[...] = 0.5
+    x = np.zeros((2, 2, 2, 2))  # two images of two channels, 2 x 2 pixels: one window
+    x[:, 0, 0, 0] = 1.0
+    x[:, 1, 1, 1] = 1.0
+    x[1] *= 2.0
+    net = Network([Reshape((2, 2, 2)), conv, MaxPool2D(2), Flatten(),
+                   Dense(1, 2, weight_scale=1.0, rng=np.random.default_rng(0))], Classes())
+    _, results = check_network(net, x.reshape(2, -1), np.array([0, 1]))
+    errors = {name: (error, skipped) for name, error, _, skipped in results}
+    assert errors["conv2d0.weights"][1] == 2  # both weights move the maximum
+    assert all(error < 1e-6 for error, _ in errors.values())

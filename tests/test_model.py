@@ -212,3 +212,23 @@ def test_is_finite_calls_weights_and_biases_whose_sums_overflow_together_diverge
     net.trainable[0].weights[0, 0] = 1e308  # each sum is finite, together they are not
     net.trainable[0].biases[0, 0] = 1e308
     assert not net.is_finite()
+
+
+def test_a_network_evaluated_in_chunks_gives_the_figures_of_one_pass():
+    from heads import Classes
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((50, 36)), np.arange(50) % 3
+    whole = build(36, [5], 3, Classes(), conv=[2], image_shape=(1, 6, 6),
+                  rng=np.random.default_rng(1), dtype=np.float64)
+    assert whole.chunk == 1024  # a convolution network evaluates in chunks
+    whole.chunk = None
+    chunked = build(36, [5], 3, Classes(), conv=[2], image_shape=(1, 6, 6),
+                    rng=np.random.default_rng(1), dtype=np.float64)
+    chunked.chunk = 16
+    expected, got = whole.evaluate(x, y), chunked.evaluate(x, y)
+    assert got["accuracy"] == expected["accuracy"]
+    np.testing.assert_allclose(got["loss"], expected["loss"], rtol=1e-12)
+    np.testing.assert_allclose(chunked.head.output, whole.head.output, rtol=1e-12)
+    np.testing.assert_allclose(chunked.outputs(x), whole.outputs(x), rtol=1e-12)
+    assert build(2, [4], 3, Classes()).chunk is None  # a dense one, all at once

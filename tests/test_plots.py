@@ -732,6 +732,177 @@ def test_images_with_scaler_are_unscaled_in_the_training_figure(plt):
     plt.close(fig)
 
 
+# -- Convolution networks: the first block's kernels and feature maps ------------------------
+
+
+def conv_images(seed=0):
+    """6 x 6 grey images of 3 classes, standardised by a scaler that changes them."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((12, 36))
+    y = rng.integers(0, 3, 12)
+    scaler = (np.full((1, 36), 2.0), np.full((1, 36), 0.5))
+    return data.Dataset(x, y, x[4:], y[4:], "classes", "images", ["a", "b", "c"],
+                        scaler=scaler, image_shape=(6, 6))
+
+
+def conv_network(norm=None):
+    # weight_scale 1 and a seeded rng: kernels of both signs, maps that differ
+    return build(36, [5], 3, Classes(), conv=[5], kernel=3, norm=norm, image_shape=(1, 6, 6),
+                 weight_scale=1.0, rng=np.random.default_rng(4))
+
+
+def titled(fig, start):
+    (ax,) = [ax for ax in fig.axes if ax.get_title().startswith(start)]
+    return ax
+
+
+def cells(mosaic, height, width, columns, n):
+    """The n (height, width) cells of a mosaic, row by row: what ``tile`` laid out."""
+    return [mosaic[(i // columns) * height:(i // columns + 1) * height,
+                   (i % columns) * width:(i % columns + 1) * width] for i in range(n)]
+
+
+def test_tile_lays_images_out_row_by_row_and_leaves_the_spare_cells_blank():
+    images = np.arange(5 * 2 * 3, dtype=float).reshape(5, 2, 3)
+    mosaic = plots.tile(images)  # 5 images: ceil(sqrt(5)) = 3 to a row, 2 rows
+    assert mosaic.shape == (4, 9)
+    for cell, image in zip(cells(mosaic, 2, 3, 3, 5), images, strict=True):
+        np.testing.assert_array_equal(cell, image)
+    assert np.isnan(mosaic[2:, 6:]).all()
+    assert not np.isnan(mosaic[:, :6]).any() and not np.isnan(mosaic[:2]).any()
+    wide = plots.tile(images, columns=5)
+    assert wide.shape == (2, 15)
+    np.testing.assert_array_equal(wide[:, 12:], images[4])
+
+
+def test_first_conv_finds_the_first_conv2d_by_kind():
+    assert plots.first_conv(conv_network()) == 1  # after the Reshape
+    assert plots.first_conv(build(4, [3], 2, Classes())) is None
+
+
+def test_conv_figure_adds_a_column_of_kernels_and_feature_maps(plt):
+    d, net = conv_images(), conv_network()
+    fig = plots.training_figure(plt, ROWS, net, d)
+    assert tuple(fig.get_size_inches()) == (18.5, 7.5)
+    grid = fig.axes[0].get_subplotspec().get_gridspec()
+    assert (grid.nrows, grid.ncols) == (3, 3)
+    # the figure of images as it was, in the first two columns, its axes first
+    assert fig.axes[3].get_title() == "confusion matrix (validation data)"
+    assert len(fig.axes[3].get_subplotspec().get_gridspec().get_height_ratios()) == 2
+    kernels = titled(fig, "conv2d0 kernels")
+    image = titled(fig, "validation image")
+    maps = titled(fig, "feature maps")
+    assert fig.axes.index(kernels) > fig.axes.index(fig.axes[3]) + 12
+    assert kernels.get_title() == "conv2d0 kernels (5, 3x3)"
+    assert image.get_title() == f"validation image 0\n(class {d.class_names[d.y_val[0]]})"
+    assert maps.get_title() == "feature maps after block 1 (maxpool2d0: 5, 3x3)"
+    # the kernels above, the image beside its maps below, all in the third column
+    for ax in (kernels, image, maps):
+        outer = ax.get_subplotspec().get_topmost_subplotspec()
+        assert outer.colspan == range(2, 3)
+    assert kernels.get_position().y0 > maps.get_position().y1
+    assert image.get_position().x1 <= maps.get_position().x0
+    plt.close(fig)
+
+
+def test_conv_kernels_are_the_first_conv2ds_weights_on_a_scale_centred_on_zero(plt):
+    net = conv_network()
+    weights = net.layers[1].weights  # (5, 1, 3, 3)
+    weights[2, 0, 1, 1] = -3.0  # the largest in size is negative: the scale is still +-3
+    fig = plots.training_figure(plt, ROWS, net, conv_images())
+    shown = titled(fig, "conv2d0 kernels").images[0]
+    mosaic = np.ma.filled(shown.get_array(), np.nan)
+    assert mosaic.shape == (6, 9)  # 5 kernels, 3 to a row
+    for cell, kernel in zip(cells(mosaic, 3, 3, 3, 5), weights[:, 0], strict=True):
+        np.testing.assert_array_equal(cell, kernel)
+    assert shown.get_clim() == (-3.0, 3.0)
+    assert shown.get_cmap().name.startswith("RdBu_r")
+    plt.close(fig)
+
+
+def test_kernels_of_several_in_channels_are_their_mean(plt):
+    from activations import ReLU
+    from layers import Conv2D, Dense, Flatten, MaxPool2D, Reshape
+    from model import Network
+
+    rng = np.random.default_rng(5)
+    conv = Conv2D(2, 3, 3, padding=1, rng=rng)
+    net = Network([Reshape((2, 4, 4)), conv, ReLU(), MaxPool2D(2), Flatten(),
+                   Dense(12, 2, rng=rng)], Classes())
+    fig, ax = plt.subplots()
+    plots.conv_kernels(ax, net)
+    assert ax.get_title() == "conv2d0 kernels (3, 3x3, mean of 2 in-channels)"
+    mosaic = np.ma.filled(ax.images[0].get_array(), np.nan)
+    for cell, kernel in zip(cells(mosaic, 3, 3, 2, 3), conv.weights.mean(axis=1), strict=True):
+        np.testing.assert_allclose(cell, kernel, rtol=1e-15)
+    assert not np.allclose(conv.weights[:, 0], conv.weights.mean(axis=1))
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("norm", [None, "batchnorm"])
+def test_feature_maps_are_the_first_pooling_output_of_the_validation_image(plt, norm):
+    d, net = conv_images(), conv_network(norm)
+    fig = plots.training_figure(plt, ROWS, net, d)
+    block = net.names.index("maxpool2d0")  # reshape, conv2d, [batchnorm], relu, maxpool2d
+    expected = d.x_val[:1]
+    for layer in net.layers[:block + 1]:
+        expected = layer.forward(expected, False)
+    expected = expected[0]  # (5, 3, 3)
+    shown = titled(fig, "feature maps").images[0]
+    mosaic = np.ma.filled(shown.get_array(), np.nan)
+    for cell, channel in zip(cells(mosaic, 3, 3, 3, 5), expected, strict=True):
+        np.testing.assert_array_equal(cell, channel)
+    assert shown.get_clim() == (expected.min(), expected.max())
+    assert expected.max() > expected.min() >= 0  # after a ReLU, not all dead
+    image = titled(fig, "validation image").images[0]
+    np.testing.assert_array_equal(image.get_array(), (d.x_val[0] * 0.5 + 2.0).reshape(6, 6))
+    plt.close(fig)
+
+
+def test_a_block_without_pooling_ends_before_the_next_conv_or_the_flatten():
+    from activations import ReLU
+    from layers import Conv2D, Dense, Flatten, Reshape
+    from model import Network
+
+    rng = np.random.default_rng(6)
+    stack = [Reshape((1, 4, 4)), Conv2D(1, 2, 3, padding=1, rng=rng), ReLU()]
+    x = rng.standard_normal((1, 16))
+    for rest in ([Conv2D(2, 2, 3, rng=rng), Flatten(), Dense(8, 2, rng=rng)],
+                 [Flatten(), Dense(32, 2, rng=rng)]):
+        net = Network(stack + rest, Classes())
+        maps, name = plots.first_block_maps(net, x)
+        assert name == "relu0"
+        np.testing.assert_array_equal(
+            maps, np.maximum(stack[1].forward(x.reshape(1, 1, 4, 4))[0], 0))
+
+
+def test_conv_panels_of_a_network_that_is_not_finite_are_messages(plt):
+    net = conv_network()
+    net.layers[1].weights[0, 0, 0, 0] = np.nan
+    fig = plots.training_figure(plt, ROWS, net, conv_images())
+    assert titled(fig, "conv2d0 kernels").texts[0].get_text() == (
+        "weights are not finite:\nno kernels to draw")
+    image = titled(fig, "validation image")
+    maps = [ax for ax in fig.axes if ax.texts and "feature maps" in ax.texts[0].get_text()]
+    assert maps and not maps[0].images
+    assert image.images  # the image itself is still shown
+    assert not titled(fig, "conv2d0 kernels").images
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("dataset", [classes_dataset, images_dataset])
+def test_figures_without_a_convolution_have_no_conv_panels(plt, dataset):
+    d = dataset()
+    net = build(d.n_features, [4], 3, Classes())
+    fig = plots.training_figure(plt, ROWS, net, d)
+    assert tuple(fig.get_size_inches()) == (13, 7.5)
+    assert len(fig.axes) == (4 if d.image_shape is None else 17)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert not [t for t in titles if "kernels" in t or "feature maps" in t or "validation image"
+                in t]
+    plt.close(fig)
+
+
 def test_plot_training_saves_where_asked_at_100_dpi_and_closes_the_figure(no_files, tmp_path):
     import matplotlib.pyplot as pyplot
 

@@ -14,11 +14,12 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 @pytest.fixture
 def recipes(monkeypatch):
     """The namespace of the section's Python blocks, run in order; the registry put back."""
-    for name in ("OPTIMIZERS", "HEADS", "DATASETS"):
+    for name in ("OPTIMIZERS", "HEADS", "DATASETS", "LAYERS", "ACTIVATIONS", "INITS",
+                 "SCHEDULES"):
         monkeypatch.setattr(registry, name, dict(getattr(registry, name)))
     section = README.read_text().split("\n## Extending it\n", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
-    assert len(blocks) >= 6
+    assert len(blocks) >= 9
     namespace = {"__name__": "readme"}
     for block in blocks:
         exec(compile(block, str(README), "exec"), namespace)
@@ -27,7 +28,7 @@ def recipes(monkeypatch):
 
 def test_the_recipes_own_tests_pass(recipes):
     tests = [value for name, value in recipes.items() if name.startswith("test_")]
-    assert len(tests) == 3
+    assert len(tests) == 6
     for test in tests:
         test()
 
@@ -37,7 +38,7 @@ def test_the_new_activation_trains_in_a_network(recipes):
 
     from optimizers import Adam
 
-    network = recipes["network"]
+    network = recipes["network"]  # Dense, the README's Softplus, Dense
     rng = np.random.default_rng(0)
     x = rng.standard_normal((90, 2))
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
@@ -62,3 +63,24 @@ def test_the_new_head_and_optimizer_run_from_main(recipes, tmp_path, capsys):
     help_text = " ".join(capsys.readouterr().out.split())
     assert "my_signsgd (steps of one size, by the sign of the gradient)" in help_text
     assert "my_huber: linear output + Huber loss (regression)" in help_text
+
+
+def test_the_new_activation_layer_schedule_and_dataset_run_from_main(recipes, tmp_path,
+                                                                     capsys):
+    flags = ["--epochs", "60", "--log-every", "20", "--no-plot", "--log-level", "WARNING",
+             "--samples", "40", "--hidden", "8"]
+    saved = tmp_path / "n.npz"
+    assert main.main([*flags, "--activation", "my_softplus", "--norm", "my_rmsnorm",
+                      "--schedule", "my_linear", "--save", str(saved)]) == 0
+    assert main.main([*flags, "--dataset", "my_xor"]) == 0
+    assert main.main(["--load", str(saved), "--epochs", "0", "--no-plot",
+                      "--log-level", "WARNING"]) == 0
+    capsys.readouterr()
+    assert main.main([*flags[4:], "--norm", "my_rmsnorm", "--check-gradients",
+                      "--epochs", "0"]) == 0
+    assert "my_rmsnorm0.gain" in capsys.readouterr().out
+    assert main.main(["--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    for text in ("my_softplus: log(1 + exp(x))", "my_linear: LR * (T - t) / T",
+                 "my_xor: XOR", "my_rmsnorm: each sample divided by its root mean square"):
+        assert text in help_text

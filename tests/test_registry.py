@@ -138,3 +138,42 @@ def test_refusals_name_the_kind_of_part(tables):
     with pytest.raises(ValueError, match="^a dataset's name must be a lowercase word, "
                                          "got 'My Data'$"):
         registry.register_dataset("My Data", "data:sine", task="regression", help="x")
+
+
+def test_the_initialisations_offered_are_those_the_layers_draw():
+    import layers
+
+    assert tuple(registry.INITS) == layers.INITIALISATIONS
+
+
+def test_every_registered_layer_and_activation_is_built_and_named_by_its_kind():
+    import numpy as np
+
+    for table in (registry.LAYERS, registry.ACTIVATIONS):
+        for kind in table:
+            part = registry.part(kind)
+            assert isinstance(part, type)
+            example = {"dense": dict(n_inputs=2, n_neurons=3),
+                       "conv2d": dict(in_channels=1, out_channels=2, kernel_size=3),
+                       "reshape": dict(shape=(1, 2, 2)), "dropout": dict(rate=0.5),
+                       "batchnorm": dict(n_features=3)}.get(kind, {})
+            layer = part(**example)
+            assert registry.kind_of(layer) == kind
+    assert registry.kind_of(np.zeros(1)) == "ndarray"  # an unregistered class: its own name
+    with pytest.raises(ValueError, match="no layer or activation named 'no such part'"):
+        registry.part("no such part")
+
+
+def test_layers_and_activations_share_one_namespace_and_roles_are_checked(monkeypatch):
+    for name in ("LAYERS", "ACTIVATIONS", "SCHEDULES"):
+        monkeypatch.setattr(registry, name, dict(getattr(registry, name)))
+    with pytest.raises(ValueError, match="a layer named 'relu' is already registered"):
+        registry.register_layer("relu", object, help="a layer that would shadow ReLU")
+    with pytest.raises(ValueError, match="an activation named 'dense' is already registered"):
+        registry.register_activation("dense", object, help="an activation named as a layer")
+    with pytest.raises(ValueError, match="role must be None or 'norm', got 'head'"):
+        registry.register_layer("my_layer", object, role="head", help="no such role")
+    with pytest.raises(ValueError, match="a schedule named 'cosine' is already registered"):
+        registry.register_schedule("cosine", print, help="twice")
+    registry.register_schedule("my_flat", lambda lr, decay, t, total: lr, help="constant")
+    assert registry.build_schedule("my_flat")(0.5, 0.1, 7, None) == 0.5
