@@ -36,8 +36,8 @@ network, data, initial weights, schedule and order of mini-batches, with 1
 and 2 threads). Each child reports the dtype of every array its loop leaves
 behind (parameters, gradients, outputs, optimizer state) and the threads of
 its BLAS (of torch, for torch); the table's labels show them, and the bench
-stops if they are not what it asked for. The whole processes `python main.py --help` and
-`python main.py --optimizer adam --no-plot` are timed too.
+stops if they are not what it asked for. The whole processes `python main.py
+--help` and `python main.py --optimizer adam --no-plot` are timed too.
 
 --against W:NAME=COMMAND times COMMAND in alternation with this package's
 whole process for W, after one uncounted pair, and reports the ratio of each
@@ -526,10 +526,11 @@ def run_minimal_conv(w, seed, dtype, threads):
     seconds = time.perf_counter() - started
     left = [params, grads, m, v, *(block[name] for a in made.values() for block in a["blocks"]
                                    for name in ("padded", "dpadded", "patches", "z", "dz"))]
-    step = w["batch_size"] or len(y)
-    right = sum(int((forward(slice(start, start + step), arrays_for(len(y[start:start + step])))
-                     .argmax(axis=1) == y[start:start + step]).sum())
-                for start in range(0, len(y), step))
+    step, right = w["batch_size"] or len(y), 0
+    for start in range(0, len(y), step):  # predictions batch by batch, in the same arrays
+        part = slice(start, start + step)
+        scores = forward(part, arrays_for(len(y[part])))
+        right += int((scores.argmax(axis=1) == y[part]).sum())
     return dict(seconds=seconds, accuracy=right / len(y), dtypes=dtype_names(left),
                 threads=blas_threads())
 
