@@ -1,6 +1,6 @@
 """Time the training loop on fixed workloads, beside PyTorch when it is installed.
 
-    python bench.py                      # workloads A-D, median of 3
+    python bench.py                      # workloads A-E, median of 3
     python bench.py --workloads D --repeats 1
     python bench.py --workloads A --repeats 5 --no-torch
     python bench.py --quick --repeats 1  # a smoke test of the bench itself
@@ -21,17 +21,23 @@ Workloads:
   D  MNIST's shape (the book's chapter 19): 60,000 synthetic float32 rows of 784
      N(0, 1) features, 10 classes from a random linear teacher plus noise,
      784-128-128-10,                    Adam lr 0.001 decay 1e-3, mini-batches of 128, 5 epochs
+  E  D's 60,000 rows as 1x28x28 images, the teacher constant on 4x4 squares
+     (so the classes are in the images' coarse sums, which pooling keeps),
+     main.py's --conv 16 32 --hidden 128: Conv2D(1, 16, 3, padding 1) ReLU
+     MaxPool(2), Conv2D(16, 32, 3, padding 1) ReLU MaxPool(2), 1568-128-10,
+                                         Adam lr 0.001 decay 1e-3, mini-batches of 128, 1 epoch
 
 Implementations: "ours" (this package, float32 and float64, with NumPy's BLAS
-on its default threads; at D also float32 on 1 thread), "minimal" (A only: a
-fixed handful of in-place operations on one flat parameter buffer, the floor
-a NumPy loop can reach) and "torch" (the same network, data, initial weights,
-schedule and order of mini-batches, with 1 and 2 threads). Each child reports
-the dtype of every array its loop leaves behind (parameters, gradients,
-outputs, optimizer state) and the threads of its BLAS (of torch, for torch);
-the table's labels show them, and the bench stops if they are not what it
-asked for. The whole processes `python main.py --help` and
-`python main.py --optimizer adam --no-plot` are timed too.
+on its default threads; at D also float32 on 1 thread; at E float32 only, on
+its default threads and on 1), "minimal" (A, and E on 1 thread: the same maths
+as a bare loop written only for speed, in-place operations on one flat
+parameter buffer, the floor a NumPy loop can reach) and "torch" (the same
+network, data, initial weights, schedule and order of mini-batches, with 1
+and 2 threads). Each child reports the dtype of every array its loop leaves
+behind (parameters, gradients, outputs, optimizer state) and the threads of
+its BLAS (of torch, for torch); the table's labels show them, and the bench
+stops if they are not what it asked for. The whole processes `python main.py
+--help` and `python main.py --optimizer adam --no-plot` are timed too.
 
 --against W:NAME=COMMAND times COMMAND in alternation with this package's
 whole process for W, after one uncounted pair, and reports the ratio of each
@@ -76,6 +82,11 @@ WORKLOADS = {
               dropout=0.0, lr=0.005, decay=0.0, epochs=20, batch_size=128),
     "D": dict(data="teacher", samples=60000, features=784, classes=10, hidden=[128, 128],
               l2=0.0, dropout=0.0, lr=0.001, decay=1e-3, epochs=5, batch_size=128),
+    # image: (channels, height, width) of each row; conv: the channels of each
+    # block Conv2D(kernel, padding kernel // 2) -> ReLU -> MaxPool2D(2), as main.py's --conv.
+    "E": dict(data="teacher", samples=60000, features=784, classes=10, block=4,
+              image=(1, 28, 28), conv=[16, 32], kernel=3, hidden=[128], l2=0.0, dropout=0.0,
+              lr=0.001, decay=1e-3, epochs=1, batch_size=128),
 }
 
 
@@ -88,7 +99,7 @@ def settings(workload, quick=False):
     return w
 
 
-def teacher_data(seed_sequence, samples, features, classes, dtype, noise=0.2):
+def teacher_data(seed_sequence, samples, features, classes, dtype, noise=0.2, block=1):
     """Inputs X ~ N(0, 1) drawn as float32, labels from a random linear teacher.
 
         X: (samples, features)   T: (features, classes) ~ N(0, 1)   E: (samples, classes) ~ N(0, 1)
@@ -101,12 +112,29 @@ def teacher_data(seed_sequence, samples, features, classes, dtype, noise=0.2):
     blocks of rows straight into ``dtype`` (float64 gets the same values as
     float32), and the scores are summed in float64 whatever ``dtype``:
     the same seed gives the same labels in every implementation.
+
+    ``block`` > 1 reads each row as a square image (features = side^2) and
+    makes T constant on its block x block squares: T[(i, j), c] =
+    S[i // block, j // block, c], S ~ N(0, 1), so a class depends on the
+    image's sums over those squares, and the scores are still N(0, 1).
+    That suits a convolution network, whose pooling keeps coarse sums but
+    not single pixels: after one epoch of E, 0.63 of the rows are right
+    with blocks of 4 and 0.21 with D's teacher (block 1, the default).
     """
     import numpy as np
 
     teacher_seed, input_seed, noise_seed = seed_sequence.spawn(3)
-    teacher = (np.random.default_rng(teacher_seed).standard_normal((features, classes))
-               / math.sqrt(features))
+    draw = np.random.default_rng(teacher_seed).standard_normal
+    if block == 1:
+        teacher = draw((features, classes))
+    else:
+        side = math.isqrt(features)
+        if side * side != features or side % block:
+            raise ValueError(f"teacher blocks of {block}: {features} features are not a square "
+                             "image whose side the block divides")
+        squares = draw((side // block, side // block, classes))
+        teacher = squares.repeat(block, axis=0).repeat(block, axis=1).reshape(features, classes)
+    teacher /= math.sqrt(features)
     inputs, noises = np.random.default_rng(input_seed), np.random.default_rng(noise_seed)
     x = np.empty((samples, features), dtype)
     y = np.empty(samples, np.int64)
@@ -135,10 +163,13 @@ def initial_network(w, seed, dtype):
         d = data.spiral(seed, w["samples"], w["classes"])
         x, y = d.x_train.astype(dtype), d.y_train
     else:
-        x, y = teacher_data(seeds[2], w["samples"], w["features"], w["classes"], dtype)
+        x, y = teacher_data(seeds[2], w["samples"], w["features"], w["classes"], dtype,
+                            block=w.get("block", 1))
+    images = (dict(conv=w["conv"], kernel=w["kernel"], image_shape=w["image"])
+              if w.get("conv") else {})
     network = build(x.shape[1], w["hidden"], w["classes"], Classes(),
                     dropout=w["dropout"], l2=w["l2"], rng=np.random.default_rng(seeds[0]),
-                    dtype=dtype)
+                    dtype=dtype, **images)
     return x, y, network, np.random.default_rng(seeds[1])
 
 
@@ -168,6 +199,13 @@ def accuracy_in_blocks(predict, x, y, rows=8192):
     return right / len(y)
 
 
+def evaluation_rows(w):
+    """Rows per block of ``accuracy_in_blocks``: fewer for images, whose patches take 144
+    numbers a pixel in E's second convolution; in blocks of 1024 the evaluation, not the
+    training, made ours' peak memory (633 MB against 254 at E --quick)."""
+    return 256 if w.get("conv") else 8192
+
+
 def run_ours(w, seed, dtype, threads):
     from optimizers import Adam
     from train import train
@@ -188,12 +226,18 @@ def run_ours(w, seed, dtype, threads):
     for layer in network.trainable:
         arrays += [*optimizer.state(layer.weights).values(),
                    *optimizer.state(layer.biases).values()]
-    return dict(seconds=seconds, accuracy=accuracy_in_blocks(network.predict, x, y),
+    return dict(seconds=seconds,
+                accuracy=accuracy_in_blocks(network.predict, x, y, evaluation_rows(w)),
                 dtypes=dtype_names(arrays), threads=blas_threads())
 
 
 def run_minimal(w, seed, dtype, threads):
-    """Workload A as a bare loop: no classes, no checks, one flat buffer for Adam."""
+    """Workload A as a bare loop: no classes, no checks, one flat buffer for Adam.
+
+    A workload with convolutions (E) goes to ``run_minimal_conv``.
+    """
+    if w.get("conv"):
+        return run_minimal_conv(w, seed, dtype, threads)
     import numpy as np
 
     x, y, network, _ = initial_network(w, seed, dtype)
@@ -253,6 +297,244 @@ def run_minimal(w, seed, dtype, threads):
                 threads=blas_threads())
 
 
+# E's floor keeps images channels last, (N, H, W, C); these move parameters
+# between this package's layouts and the floor's, which trains the same numbers.
+
+def patch_matrix(weights):
+    """Conv2D weights (O, C, k, k) as (k k C, O), rows in the patches' (u, v, c) order."""
+    return weights.transpose(2, 3, 1, 0).reshape(-1, weights.shape[0])
+
+
+def conv_weights(matrix, shape):
+    """``patch_matrix`` undone: (k k C, O) back to Conv2D's ``shape`` (O, C, k, k)."""
+    out_channels, channels, k, _ = shape
+    return matrix.reshape(k, k, channels, out_channels).transpose(3, 2, 0, 1)
+
+
+def channels_last_rows(weights, image):
+    """The weights of a Dense after Flatten of (C, H, W) images, rows from (c, h, w) to
+    (h, w, c) order: the same layer for images flattened channels last."""
+    channels, height, width = image
+    return (weights.reshape(channels, height, width, -1).transpose(1, 2, 0, 3)
+            .reshape(channels * height * width, -1))
+
+
+def channels_first_rows(weights, image):
+    """``channels_last_rows`` undone."""
+    channels, height, width = image
+    return (weights.reshape(height, width, channels, -1).transpose(2, 0, 1, 3)
+            .reshape(channels * height * width, -1))
+
+
+def run_minimal_conv(w, seed, dtype, threads):
+    """Workload E as a bare loop: the floor a NumPy convolution network can reach.
+
+    The same maths as ours (convolution as patches times a matrix, ReLU, 2x2
+    max pooling, Dense, softmax-crossentropy, Adam on one flat buffer),
+    written only for speed, every choice measured on one thread against its
+    alternatives (a batch of 128 in E, medians):
+
+    - Channels last inside, (N, H, W, C): a window of a convolution or of a
+      pooling is then rows of W*C contiguous numbers, where channels first
+      has rows of W (28 or 14); the same loop channels first took 1.17x
+      the CPU time.
+    - Patches copied from one sliding_window_view in one call (0.9 ms for
+      the second convolution, against 6.2 for k*k shifted copies); a
+      one-channel image keeps its k*k patch planes apart, (k*k, N*H*W),
+      and multiplies their transpose (0.2 ms against 0.5).
+    - The patches' backward (col2im) as k*k products dZ W[u, v]^T, each
+      added into its shifted window (4.5 ms, against 12.7 for one product
+      dZ W^T and then k*k strided additions of its columns).
+    - Pooling by pairs of rows, then pairs of columns (0.6 ms, against 3.9
+      for a max over the window axes), and ReLU after it: ReLU and max
+      commute, and the pooled images are a quarter of the numbers (ReLU
+      took 0.6 ms before pooling). The backward sends each window's
+      gradient where the window equals its maximum and that maximum is
+      positive: a tie of two positive floats is left to chance (ours sends
+      it to the first).
+    - The bias added to rows of W*C numbers, the bias tiled W times (0.24
+      ms against 0.65 for a bias of C numbers broadcast over N*H*W rows).
+    - Bias gradients as ones @ G (0.09 ms against 2.1 for G.sum(axis=0)).
+
+    Images need even sides at every pooling. Arrays are made once per
+    batch size (the last batch may be shorter); the loop writes into them.
+    """
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    from train import batches
+
+    x, y, network, rng = initial_network(w, seed, dtype)
+    k = w["kernel"]
+    pad = k // 2
+    convs = network.trainable[:len(w["conv"])]
+    denses = network.trainable[len(w["conv"]):]
+    # (C, H, W) of the images entering each convolution block, then of its output.
+    shapes = [tuple(w["image"])]
+    for layer in convs:
+        _, height, width = shapes[-1]
+        shapes.append((layer.weights.shape[0], height // 2, width // 2))
+    arrays = [a for layer in convs for a in (patch_matrix(layer.weights), layer.biases)]
+    arrays += [channels_last_rows(denses[0].weights, shapes[-1]), denses[0].biases.ravel()]
+    arrays += [a for layer in denses[1:] for a in (layer.weights, layer.biases.ravel())]
+    params = np.concatenate([a.ravel() for a in arrays])
+    grads, m, v, tmp = (np.zeros_like(params) for _ in range(4))
+    views = []
+    for buffer in (params, grads):
+        parts, offset = [], 0
+        for a in arrays:
+            parts.append(buffer[offset:offset + a.size].reshape(a.shape))
+            offset += a.size
+        views.append(parts)
+    kernels, kernel_biases = views[0][:2 * len(convs):2], views[0][1:2 * len(convs):2]
+    dkernels, dkernel_biases = views[1][:2 * len(convs):2], views[1][1:2 * len(convs):2]
+    weights, biases = views[0][2 * len(convs)::2], views[0][2 * len(convs) + 1::2]
+    dweights, dbiases = views[1][2 * len(convs)::2], views[1][2 * len(convs) + 1::2]
+    made = {}
+
+    def arrays_for(n):
+        """Every array a batch of n images writes, made on its first batch of that size."""
+        if n in made:
+            return made[n]
+        blocks = []
+        for (channels, height, width), (filters, _, _) in zip(shapes[:-1], shapes[1:],
+                                                                  strict=True):
+            padded = (n, height + 2 * pad, width + 2 * pad, channels)
+            blocks.append(dict(
+                padded=np.zeros(padded, dtype), dpadded=np.zeros(padded, dtype),
+                patches=np.empty((k, k, n, height, width) if channels == 1
+                                 else (n, height, width, k, k, channels), dtype),
+                z=np.empty((n, height, width, filters), dtype),
+                dz=np.empty((n, height, width, filters), dtype),
+                rows=np.empty((n, height // 2, width, filters), dtype),
+                mask=np.empty((n, height // 2, 2, width // 2, 2, filters), bool),
+                dpatch=np.empty((n * height * width, channels), dtype)))
+        channels, height, width = shapes[-1]
+        pooled = np.empty((n, height, width, channels), dtype)
+        dpooled = np.empty_like(pooled)
+        for i, block in enumerate(blocks):
+            channels, height, width = shapes[i]
+            # The patches as a matrix, (N H W, k k C): a one-channel image's is a transpose.
+            block["matrix"] = (block["patches"].reshape(k * k, -1).T if channels == 1
+                               else block["patches"].reshape(n * height * width, -1))
+            # Where the block's pooled output goes, and where its gradient comes from:
+            # inside the next block's padding, or the input of the Dense layers.
+            if i + 1 < len(blocks):
+                inside = (slice(None), slice(pad, pad + height // 2), slice(pad, pad + width // 2))
+                block["out"] = blocks[i + 1]["padded"][inside]
+                block["dout"] = blocks[i + 1]["dpadded"][inside]
+            else:
+                block["out"], block["dout"] = pooled, dpooled
+        made[n] = dict(blocks=blocks, flat=pooled.reshape(n, -1), dflat=dpooled.reshape(n, -1),
+                       dense=[np.empty((n, layer.weights.shape[1]), dtype) for layer in denses],
+                       ones=np.ones(n * shapes[0][1] * shapes[0][2], dtype))
+        return made[n]
+
+    def forward(rows, a):
+        """The scores of x[rows] (before softmax), every activation left in ``a``."""
+        channels, height, width = shapes[0]
+        images = x[rows].reshape(-1, channels, height, width).transpose(0, 2, 3, 1)
+        a["blocks"][0]["padded"][:, pad:pad + height, pad:pad + width] = images
+        for i, block in enumerate(a["blocks"]):
+            windows = sliding_window_view(block["padded"], (k, k), axis=(1, 2))
+            if shapes[i][0] == 1:  # windows: (N, H, W, C, k, k)
+                np.copyto(block["patches"], windows[:, :, :, 0].transpose(3, 4, 0, 1, 2))
+            else:
+                np.copyto(block["patches"], windows.transpose(0, 1, 2, 4, 5, 3))
+            z = block["z"]
+            n, height, width, filters = z.shape
+            np.matmul(block["matrix"], kernels[i], out=z.reshape(-1, filters))
+            z.reshape(n * height, width * filters)[...] += np.tile(kernel_biases[i], width)
+            np.maximum(z[:, 0::2], z[:, 1::2], out=block["rows"])
+            np.maximum(block["rows"][:, :, 0::2], block["rows"][:, :, 1::2], out=block["out"])
+            np.maximum(block["out"], 0, out=block["out"])
+        inputs = a["flat"]
+        for j, out in enumerate(a["dense"]):
+            np.matmul(inputs, weights[j], out=out)
+            out += biases[j]
+            if j + 1 < len(a["dense"]):
+                np.maximum(out, 0, out=out)
+            inputs = out
+        return inputs
+
+    def backward(a, labels):
+        """Gradients of the batch's mean loss into ``grads``; the scores become dL/dscores."""
+        n = len(labels)
+        ones = a["ones"]
+        scores = a["dense"][-1]
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1, keepdims=True)
+        scores[np.arange(n), labels] -= 1
+        scores /= n
+        grad = scores
+        for j in reversed(range(len(denses))):
+            inputs = a["dense"][j - 1] if j else a["flat"]
+            np.matmul(inputs.T, grad, out=dweights[j])
+            np.matmul(ones[:n], grad, out=dbiases[j])
+            if j:
+                grad = grad @ weights[j].T
+                grad *= inputs > 0
+            else:
+                np.matmul(grad, weights[0].T, out=a["dflat"])
+        for i in reversed(range(len(convs))):
+            block = a["blocks"][i]
+            channels, height, width = shapes[i]
+            z, dz, out, dout = block["z"], block["dz"], block["out"], block["dout"]
+            filters = z.shape[-1]
+            dout *= out > 0  # ReLU, after pooling: out is each window's maximum, ReLU'd
+            window = (n, height // 2, 2, width // 2, 2, filters)
+            peak = (n, height // 2, 1, width // 2, 1, filters)
+            np.equal(z.reshape(window), out.reshape(peak), out=block["mask"])
+            np.multiply(block["mask"], dout.reshape(peak), out=dz.reshape(window))
+            dz = dz.reshape(-1, filters)
+            np.matmul(block["matrix"].T, dz, out=dkernels[i])
+            np.matmul(ones[:len(dz)], dz, out=dkernel_biases[i])
+            if i:  # the first block's input is the data: no gradient wanted
+                dpadded = block["dpadded"]
+                dpadded.fill(0)
+                per_shift = kernels[i].reshape(k, k, channels, filters)
+                for u in range(k):
+                    for v in range(k):
+                        np.matmul(dz, per_shift[u, v].T, out=block["dpatch"])
+                        dpadded[:, u:u + height, v:v + width] += (
+                            block["dpatch"].reshape(n, height, width, channels))
+
+    beta1, beta2, eps = 0.9, 0.999, 1e-7
+    t = 0
+    started = time.perf_counter()
+    for _ in range(w["epochs"]):
+        for rows in batches(len(y), w["batch_size"], rng):
+            labels = y[rows]
+            a = arrays_for(len(labels))
+            forward(rows, a)
+            backward(a, labels)
+            lr = w["lr"] / (1 + w["decay"] * t)
+            m *= beta1
+            m += (1 - beta1) * grads
+            v *= beta2
+            np.multiply(grads, grads, out=tmp)
+            tmp *= 1 - beta2
+            v += tmp
+            np.sqrt(v, out=tmp)
+            tmp /= np.sqrt(1 - beta2 ** (t + 1))
+            tmp += eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= lr / (1 - beta1 ** (t + 1))
+            params -= tmp
+            t += 1
+    seconds = time.perf_counter() - started
+    left = [params, grads, m, v, *(block[name] for a in made.values() for block in a["blocks"]
+                                   for name in ("padded", "dpadded", "patches", "z", "dz"))]
+    step, right = w["batch_size"] or len(y), 0
+    for start in range(0, len(y), step):  # predictions batch by batch, in the same arrays
+        part = slice(start, start + step)
+        scores = forward(part, arrays_for(len(y[part])))
+        right += int((scores.argmax(axis=1) == y[part]).sum())
+    return dict(seconds=seconds, accuracy=right / len(y), dtypes=dtype_names(left),
+                threads=blas_threads())
+
+
 def run_torch(w, seed, dtype, threads):
     import torch
 
@@ -268,8 +550,17 @@ def run_torch(w, seed, dtype, threads):
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     optimizer = torch.optim.Adam(params, lr=w["lr"], betas=(0.9, 0.999), eps=1e-7)
 
+    conv = w.get("conv", [])
+
     def scores(inputs, training):
-        for index in range(0, len(params) - 2, 2):
+        if conv:  # rows as images, each block Conv2D -> ReLU -> MaxPool2D(2), then flattened
+            inputs = inputs.reshape(-1, *w["image"])
+            for index in range(0, 2 * len(conv), 2):
+                inputs = torch.nn.functional.conv2d(inputs, params[index], params[index + 1],
+                                                    padding=w["kernel"] // 2)
+                inputs = torch.nn.functional.max_pool2d(torch.relu(inputs), 2)
+            inputs = inputs.flatten(1)
+        for index in range(2 * len(conv), len(params) - 2, 2):
             inputs = torch.relu(inputs @ params[index] + params[index + 1])
             if w["dropout"]:
                 inputs = torch.nn.functional.dropout(inputs, w["dropout"], training)
@@ -300,7 +591,7 @@ def run_torch(w, seed, dtype, threads):
                 if value.dim())]  # Adam's moments; its step counter is a float32 scalar
     with torch.no_grad():
         accuracy = accuracy_in_blocks(lambda rows: scores(rows, False).argmax(dim=1).numpy(),
-                                      xt, y)
+                                      xt, y, evaluation_rows(w))
     return dict(seconds=seconds, accuracy=accuracy, dtypes=dtype_names(arrays),
                 threads=torch.get_num_threads())
 
@@ -325,7 +616,7 @@ def run_sklearn(w, seed, dtype, threads):
 # implementation -> (runner, the workloads it runs)
 RUNNERS = {
     "ours": (run_ours, tuple(WORKLOADS)),
-    "minimal": (run_minimal, ("A",)),
+    "minimal": (run_minimal, ("A", "E")),
     "torch": (run_torch, tuple(WORKLOADS)),
     "sklearn": (run_sklearn, ("digits",)),
 }
@@ -461,7 +752,10 @@ def torch_available():
 
 def plan(workload, use_torch):
     """The rows of a workload: (implementation, dtype, threads or None for the default)."""
-    rows = [("ours", "float32", None), ("ours", "float64", None)]
+    if workload == "E":  # float32 only (one epoch of convolutions); the floor on one thread
+        rows = [("ours", "float32", None), ("ours", "float32", 1), ("minimal", "float32", 1)]
+    else:
+        rows = [("ours", "float32", None), ("ours", "float64", None)]
     if workload == "A":
         rows.append(("minimal", "float64", None))
     if workload == "D":  # the target compares ours with torch on one thread: thread for thread

@@ -49,6 +49,16 @@ def test_quick_settings_are_a_tenth_of_the_workload():
     assert bench.WORKLOADS["D"]["batch_size"] == 128 and bench.WORKLOADS["D"]["epochs"] == 5
 
 
+def test_e_is_one_epoch_of_mnist_shaped_images_through_mains_conv_16_32_hidden_128():
+    e = bench.WORKLOADS["E"]
+    assert (e["samples"], e["features"], e["image"], e["classes"]) == (60000, 784, (1, 28, 28), 10)
+    assert (e["conv"], e["kernel"], e["hidden"], e["batch_size"], e["epochs"]) == (
+        [16, 32], 3, [128], 128, 1)
+    assert (e["lr"], e["decay"], e["l2"], e["dropout"]) == (0.001, 1e-3, 0.0, 0.0)
+    assert e["data"] == "teacher" and e["block"] == 4
+    assert bench.settings("E", quick=True)["samples"] == 6000
+
+
 def test_the_validation_accuracy_of_a_process_is_read_from_its_output():
     line = ("completed: 300/300 epochs in 0.61 s; training accuracy 1.000, loss 0.00265; "
             "validation accuracy 0.976, loss 0.0863")
@@ -92,6 +102,9 @@ def test_quick_takes_a_tenth_of_the_samples_and_at_least_one(monkeypatch):
                  ("torch", "float32", 1), ("torch", "float32", 2)]),
     ("A", True, [("ours", "float32", None), ("ours", "float64", None),
                  ("minimal", "float64", None), ("torch", "float32", 1), ("torch", "float32", 2)]),
+    ("E", False, [("ours", "float32", None), ("ours", "float32", 1), ("minimal", "float32", 1)]),
+    ("E", True, [("ours", "float32", None), ("ours", "float32", 1), ("minimal", "float32", 1),
+                 ("torch", "float32", 1), ("torch", "float32", 2)]),
 ])
 def test_the_rows_of_each_workload(workload, torch, rows):
     assert bench.plan(workload, torch) == rows
@@ -301,15 +314,16 @@ def test_a_child_that_does_not_exist_names_those_that_do(impl, workload):
     with pytest.raises(SystemExit) as stop:
         bench.child(child_args(impl, workload, "0", "float64"))
     assert str(stop.value) == (
-        f"bench.py: no child {impl!r} for workload {workload!r} (ours: A, B, C, D; "
-        "minimal: A; torch: A, B, C, D; sklearn: digits)")
+        f"bench.py: no child {impl!r} for workload {workload!r} (ours: A, B, C, D, E; "
+        "minimal: A, E; torch: A, B, C, D, E; sklearn: digits)")
 
 
 # -- the command line -----------------------------------------------------------------------
 
 def test_the_defaults_are_every_workload_three_repeats_and_seed_0():
     args = bench.build_parser().parse_args([])
-    assert args.workloads == ["A", "B", "C", "D"] and args.repeats == 3 and args.seeds == [0]
+    assert args.workloads == ["A", "B", "C", "D", "E"] and args.repeats == 3
+    assert args.seeds == [0]
     assert (args.no_torch, args.quick, args.process, args.against) == (False, False, [], [])
     assert args.child is None and args.threads is None
 
@@ -328,7 +342,7 @@ def test_the_flags_take_their_values():
     assert bench.build_parser().parse_args(["--workloads"]).workloads == []
 
 
-@pytest.mark.parametrize("flags", [["--workloads", "E"], ["--repeats", "two"],
+@pytest.mark.parametrize("flags", [["--workloads", "F"], ["--repeats", "two"],
                                    ["--seeds"], ["--seeds", "x"], ["--threads", "1.5"],
                                    ["--child", "ours", "A", "0"]])
 def test_bad_flags_are_usage_errors(capsys, flags):
@@ -363,7 +377,7 @@ def test_the_help_explains_the_bench_and_each_public_flag(capsys):
     assert text.startswith("usage: ")
     assert " ".join(bench.__doc__.split()) in text
     for flag in (
-            "--workloads [{A,B,C,D} ...] which workloads (default: all; the flag alone: none, "
+            "--workloads [{A,B,C,D,E} ...] which workloads (default: all; the flag alone: none, "
             "e.g. to run --against alone)",
             "--repeats REPEATS runs per figure (default: 3)",
             "--seeds SEEDS [SEEDS ...] seeds: timing uses the first; this package's accuracy "
@@ -393,6 +407,7 @@ class FakeChildren:
 
     MEDIANS = {("ours", "float32", None): (2.0, 100.0), ("ours", "float64", None): (4.0, 150.0),
                ("minimal", "float64", None): (100.0, 80.0), ("ours", "float32", 1): (8.0, 90.0),
+               ("minimal", "float32", 1): (6.0, 70.0),
                ("torch", "float32", 1): (1.0, 300.0), ("torch", "float32", 2): (0.5, 310.0)}
 
     def __init__(self, monkeypatch, torch=False):
@@ -468,6 +483,23 @@ def test_torch_rows_are_timed_when_torch_is_installed(monkeypatch, capsys):
                              ("ours", "B", 3, "float64", None, True),
                              ("torch", "B", 0, "float32", 1, True),
                              ("torch", "B", 0, "float32", 2, True)]
+
+
+def test_e_shows_ours_on_its_threads_and_on_one_the_floor_and_torch(monkeypatch, capsys):
+    fake = FakeChildren(monkeypatch, torch=True)
+    assert bench.main(["--workloads", "E", "--repeats", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[3:9] == [
+        "E        ours float32 4T        2.00      0.50      100  0.900",
+        "E        ours float32 1T        8.00      0.12       90  0.900",
+        "E        minimal float32 1T     6.00      0.17       70  0.900",
+        "E        torch float32 1T       1.00      1.00      300  0.900",
+        "E        torch float32 2T       0.50      2.00      310  0.900",
+        ""]
+    assert fake.measured == [(impl, "E", 0, "float32", threads, False)
+                             for impl, threads in [("ours", None), ("ours", 1), ("minimal", 1),
+                                                   ("torch", 1), ("torch", 2)]
+                             for _ in range(3)]
 
 
 def test_no_torch_skips_the_torch_rows_without_a_word(monkeypatch, capsys):

@@ -25,6 +25,12 @@ TINY_A = dict(bench.settings("A"), samples=10, hidden=[6], epochs=4, lr=0.05, de
 # With mini-batches, two hidden layers and the L2 penalty of B.
 TINY_C = dict(bench.settings("C"), samples=12, hidden=[5, 4], epochs=3, batch_size=8,
               lr=0.02, decay=0.05, l2=0.01)
+# E's shape (images through two convolution blocks, teacher blocks) on 8x8 images, with a
+# last mini-batch shorter than the others.
+TINY_E = dict(bench.settings("E"), samples=40, features=64, image=(1, 8, 8), block=4,
+              conv=[3, 4], hidden=[5], batch_size=16, epochs=2, lr=0.01, decay=0.1)
+# One block on two-channel images, with 5x5 kernels.
+TINY_E5 = dict(TINY_E, features=128, image=(2, 8, 8), block=1, conv=[3], kernel=5)
 F64 = np.dtype("float64")
 F32 = np.dtype("float32")
 
@@ -99,6 +105,24 @@ def test_teacher_workloads_train_on_the_teacher_data_of_the_seeds_third_child():
     np.testing.assert_array_equal(y, want_y)
 
 
+def test_image_workloads_train_mains_conv_network_on_block_teacher_images():
+    x, y, network, rng = bench.initial_network(TINY_E, 2, F32)
+    weights_seed, shuffle_seed, data_seed = np.random.SeedSequence(2).spawn(3)
+    want_x, want_y = bench.teacher_data(data_seed, 40, 64, 10, F32, block=4)
+    np.testing.assert_array_equal(x, want_x)
+    np.testing.assert_array_equal(y, want_y)
+    expected = build(64, [5], 10, Classes(), conv=[3, 4], kernel=3, image_shape=(1, 8, 8),
+                     rng=np.random.default_rng(weights_seed), dtype=np.float32)
+    assert [type(layer) for layer in network.layers] == [type(layer) for layer in expected.layers]
+    assert [layer.weights.shape for layer in network.trainable] == [
+        (3, 1, 3, 3), (4, 3, 3, 3), (16, 5), (5, 10)]
+    for got, want in zip(network.trainable, expected.trainable, strict=True):
+        assert got.weights.dtype == np.float32
+        np.testing.assert_array_equal(got.weights, want.weights)
+        np.testing.assert_array_equal(got.biases, want.biases)
+    assert rng.integers(1 << 30) == np.random.default_rng(shuffle_seed).integers(1 << 30)
+
+
 def test_teacher_labels_are_the_argmax_of_the_scaled_teacher_plus_noise():
     samples, features, classes = 4100, 3, 4  # more rows than one block of 4096
     x, y = bench.teacher_data(np.random.SeedSequence(8), samples, features, classes, F64)
@@ -116,6 +140,33 @@ def test_teacher_labels_are_the_argmax_of_the_scaled_teacher_plus_noise():
                                       + 0.2 * noise).argmax(axis=1))
 
 
+def test_a_block_teacher_is_constant_on_the_squares_of_the_image():
+    side, block, classes = 6, 3, 4
+    x, y = bench.teacher_data(np.random.SeedSequence(5), 50, side * side, classes, F64,
+                              block=block)
+    teacher_seed, input_seed, noise_seed = np.random.SeedSequence(5).spawn(3)
+    squares = np.random.default_rng(teacher_seed).standard_normal((2, 2, classes))
+    rows, cols = np.divmod(np.arange(side * side), side)  # pixel p is (p // side, p % side)
+    teacher = squares[rows // block, cols // block] / side  # 1 / sqrt(features)
+    want_x = np.random.default_rng(input_seed).standard_normal((50, side * side), np.float32)
+    noise = np.random.default_rng(noise_seed).standard_normal((50, classes))
+    np.testing.assert_array_equal(x, want_x)
+    np.testing.assert_array_equal(y, (want_x.astype(np.float64) @ teacher
+                                      + 0.2 * noise).argmax(axis=1))
+    # Images whose 3x3 squares have the same sums have the same class (noise aside).
+    image = want_x[0].reshape(2, 3, 2, 3).astype(np.float64)
+    shuffled = image[:, ::-1, :, ::-1].reshape(-1)  # every pixel moved within its square
+    np.testing.assert_allclose(shuffled @ teacher, want_x[0] @ teacher, rtol=1e-12)
+
+
+def test_a_block_teacher_needs_a_square_image_whose_side_the_block_divides():
+    for features, block in ((50, 5), (36, 4)):
+        with pytest.raises(ValueError) as error:
+            bench.teacher_data(np.random.SeedSequence(0), 3, features, 2, F32, block=block)
+        assert str(error.value) == (f"teacher blocks of {block}: {features} features are not "
+                                    "a square image whose side the block divides")
+
+
 def test_teacher_inputs_are_the_same_numbers_in_float32_and_float64():
     x32, y32 = bench.teacher_data(np.random.SeedSequence(1), 30, 4, 3, F32)
     x64, y64 = bench.teacher_data(np.random.SeedSequence(1), 30, 4, 3, F64)
@@ -126,7 +177,8 @@ def test_teacher_inputs_are_the_same_numbers_in_float32_and_float64():
 
 # -- ours -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("w", [TINY_A, TINY_C], ids=["full-batch", "mini-batches"])
+@pytest.mark.parametrize("w", [TINY_A, TINY_C, TINY_E],
+                         ids=["full-batch", "mini-batches", "convolution"])
 def test_ours_times_train_with_the_workloads_adam_schedule(clock, w):
     result = bench.run_ours(w, 4, F64, None)
     network, optimizer, _ = adam_reference(w, 4, F64)
@@ -230,9 +282,73 @@ def test_the_minimal_loop_predicts_with_its_output_biases(clock):
     assert np.mean((hidden @ w2 - b2).argmax(axis=1) == y) != 0.4  # the biases count here
 
 
+@pytest.mark.parametrize("runner", ["run_ours", "run_torch"])
+def test_images_are_evaluated_in_small_blocks_so_the_peak_memory_is_the_trainings(
+        monkeypatch, runner):
+    if runner == "run_torch":
+        pytest.importorskip("torch")
+    blocks = []
+
+    def accuracy_in_blocks(predict, x, y, rows=8192):
+        blocks.append(rows)
+        return 0.5
+
+    monkeypatch.setattr(bench, "accuracy_in_blocks", accuracy_in_blocks)
+    getattr(bench, runner)(dict(TINY_E, epochs=1), 0, F32, None)
+    getattr(bench, runner)(dict(TINY_A, epochs=1), 0, F32, None)
+    assert blocks == [256, 8192]
+
+
+# -- minimal, with convolutions (E's floor) ---------------------------------------------------
+
+def floor_parameters(held):
+    """The conv floor's parameters, back in this package's layouts: (weights, biases) per layer."""
+    image = held["shapes"][-1]
+    layers = [(bench.conv_weights(kernel, layer.weights.shape), bias)
+              for kernel, bias, layer in zip(held["kernels"], held["kernel_biases"],
+                                             held["convs"], strict=True)]
+    layers.append((bench.channels_first_rows(held["weights"][0], image), held["biases"][0]))
+    return layers + list(zip(held["weights"][1:], held["biases"][1:], strict=True))
+
+
+@pytest.mark.parametrize("w", [TINY_E, TINY_E5], ids=["two-blocks", "5x5-two-channels"])
+def test_the_conv_floor_ends_where_ours_does(clock, w):
+    result = bench.run_minimal(w, 3, F64, None)
+    network, _, _ = adam_reference(w, 3, F64)
+    for (weights, biases), want in zip(floor_parameters(clock), network.trainable, strict=True):
+        np.testing.assert_allclose(weights, want.weights, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(biases, want.biases.ravel(), rtol=1e-9, atol=1e-12)
+    assert result["seconds"] == 2.5
+    assert result["dtypes"] == ["float64"] and result["threads"] == bench.blas_threads()
+    assert result["accuracy"] == np.mean(network.predict(clock["x"]) == clock["y"])
+    assert sorted(clock["made"]) == [8, 16]  # 40 images: two batches of 16, then 8
+
+
+def test_the_conv_floor_in_float32_leaves_only_float32_arrays():
+    assert bench.run_minimal(TINY_E, 0, F32, None)["dtypes"] == ["float32"]
+
+
+def test_the_conv_floors_layouts_are_this_packages_read_channels_last():
+    rng = np.random.default_rng(0)
+    kernels = rng.standard_normal((4, 2, 3, 3))  # (O, C, k, k)
+    matrix = bench.patch_matrix(kernels)
+    assert matrix.shape == (18, 4)
+    for o, c, u, v in itertools.product(range(4), range(2), range(3), range(3)):
+        assert matrix[(u * 3 + v) * 2 + c, o] == kernels[o, c, u, v]
+    np.testing.assert_array_equal(bench.conv_weights(matrix, kernels.shape), kernels)
+    # A Dense after Flatten: the same outputs from an image flattened channels last.
+    image = rng.standard_normal((3, 2, 5))  # (C, H, W)
+    weights = rng.standard_normal((30, 7))
+    last = bench.channels_last_rows(weights, (3, 2, 5))
+    np.testing.assert_allclose(image.transpose(1, 2, 0).reshape(-1) @ last,
+                               image.reshape(-1) @ weights, rtol=1e-12)
+    np.testing.assert_array_equal(bench.channels_first_rows(last, (3, 2, 5)), weights)
+
+
 # -- torch ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("w", [TINY_A, TINY_C], ids=["full-batch", "mini-batches-l2"])
+@pytest.mark.parametrize("w", [TINY_A, TINY_C, TINY_E, dict(TINY_E5, l2=0.01)],
+                         ids=["full-batch", "mini-batches-l2", "convolution", "5x5-conv-l2"])
 def test_the_torch_loop_ends_where_ours_does(clock, w):
     torch = pytest.importorskip("torch")
     before = torch.get_num_threads()
