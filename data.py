@@ -307,6 +307,11 @@ def from_path(path, seed=0, validation=0.25, *, header="auto", label_column=None
                             scaler)
 
 
+# Names that say "image": such a file that Pillow cannot read is refused as one,
+# never read as rows of a CSV file.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp")
+
+
 def prediction_inputs(path, n_features, image_shape=None, *, header="auto",
                       feature_names=None, scaler=None, dtype=np.float64):
     """``(names, x)`` for ``--predict``: the inputs in PATH, one name and row each.
@@ -331,6 +336,9 @@ def prediction_inputs(path, n_features, image_shape=None, *, header="auto",
                 raise DataError(f"{quoted(path)} holds no image files "
                                 f"(subfolders are not searched)")
         elif _regular_file(path) and _open_image(path) is None:
+            if path.suffix.lower() in IMAGE_SUFFIXES:  # named as an image, not one
+                raise DataError(f"{quoted(path)} is not a readable image, though its name "
+                                f"ends in {path.suffix}")
             return _prediction_rows(path, n_features, header, feature_names, scaler, dtype)
         else:
             files = [path]
@@ -545,7 +553,8 @@ def _check_width(layout, line, cells):
     if len(cells) == layout.columns:
         return
     if layout.label is None:  # prediction inputs: the model's width
-        hint = " (leave out the label column)" if len(cells) == layout.columns + 1 else ""
+        hint = (" (one too many: leave out the label column, or any column the model was "
+                "not trained on)" if len(cells) == layout.columns + 1 else "")
         raise DataError(f"{quoted(layout.path)} line {line}: {len(cells)} values, the model "
                         f"takes rows of {layout.columns} features{hint}")
     raise DataError(f"{quoted(layout.path)} line {line} has {len(cells)} columns, "
@@ -964,7 +973,12 @@ def _check_label_column(path, layout, y, n_classes):
     measurements, not of classes (a label-first file read with the label last)."""
     counts = np.bincount(y, minlength=n_classes)
     single = int(np.count_nonzero(counts == 1))
-    if n_classes > 2 and single < n_classes and single * 2 > n_classes:
+    if n_classes > 2 and single == n_classes:  # every value its own class
+        raise DataError(f"{quoted(path)}: every one of the {n_classes} classes in column "
+                        f"{layout.label + 1} (the label column) has a single sample: is the "
+                        f"label in another column (give --label-column first, a number or "
+                        f"a name), or is the file too small to hold any out?")
+    if n_classes > 2 and single * 2 > n_classes:
         raise DataError(f"{quoted(path)}: {single} of the {n_classes} classes in column "
                         f"{layout.label + 1} (the label column) have a single sample: is the "
                         f"label in another column? give --label-column first, a number or "

@@ -481,7 +481,8 @@ def test_prediction_rows_get_the_training_scaling(tmp_path):
 @pytest.mark.parametrize("case, message", [
     ("count", "'{tmp}/x.csv' line 3: 5 values, the model takes rows of 3 features"),
     ("label", "'{tmp}/x.csv' line 1: 4 values, the model takes rows of 3 features "
-              "(leave out the label column)"),
+              "(one too many: leave out the label column, or any column the model was not "
+              "trained on)"),
     ("word", "'{tmp}/x.csv' line 2, column 3: 'abc' is not a number"),
     ("empty", "'{tmp}/x.csv' has no rows of features"),
     ("image_for_rows", "'{tmp}/cat.png' is an image, the model takes rows of 3 features"),
@@ -927,8 +928,8 @@ def test_header_yes_takes_the_first_row_as_names_and_no_as_data(tmp_path):
 def test_prediction_rows_a_one_row_file_with_its_label_gets_the_hint(tmp_path):
     path = _csv(tmp_path, "5.1,3.5,1.4,0.2,setosa", name="one.csv")
     assert _refused(path, 4, function=data.prediction_inputs) == (
-        f"'{path}' line 1: 5 values, the model takes rows of 4 features (leave out the label "
-        "column)")
+        f"'{path}' line 1: 5 values, the model takes rows of 4 features (one too many: leave "
+        "out the label column, or any column the model was not trained on)")
 
 
 def test_label_column_a_header_named_label_first_is_the_label(tmp_path):

@@ -487,3 +487,23 @@ def test_standard_output_on_a_full_disk_is_one_line_and_exit_3(tmp_path):
     assert "Traceback" not in done.stderr
     assert done.stderr.endswith("main.py: error: cannot print the results to standard "
                                 "output: No space left on device\n")
+
+
+def test_a_text_file_named_as_an_image_is_refused_as_not_an_image(tmp_path):
+    import data
+
+    fake = tmp_path / "photo.png"
+    fake.write_text("1,2\n3,4\n")
+    with pytest.raises(data.DataError, match=r"photo.png' is not a readable image, though "
+                                             r"its name ends in \.png"):
+        data.prediction_inputs(fake, 2)
+
+
+def test_a_label_column_of_distinct_values_asks_whether_the_label_is_elsewhere(tmp_path):
+    import data
+
+    rows = tmp_path / "first.csv"  # label first, no header: the last column is a measurement
+    rows.write_text("\n".join(f"{i % 3},{i * 0.37:.2f},{i * 1.13:.3f}" for i in range(30)))
+    with pytest.raises(data.DataError, match=r"every one of the 30 classes in column 3 .*"
+                                             r"give --label-column"):
+        data.from_path(rows)

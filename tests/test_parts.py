@@ -268,3 +268,9 @@ def test_weight_scale_with_another_initialisation_is_refused(capsys):
     assert capsys.readouterr().err == (
         "main.py: error: argument --weight-scale: applies to --init normal only (he draws "
         "its own scale)\n")
+
+
+def test_a_warm_up_longer_than_the_run_is_said(capsys):
+    assert main.main([*SMALL, "--epochs", "5", "--warmup", "1000"]) == 0
+    assert ("--warmup 1000 is longer than this run's 5 steps: the learning rate never reaches "
+            "--learning-rate") in capsys.readouterr().err
