@@ -107,6 +107,14 @@ def run(args, stop=None):
         else:
             trainee = new_trainee(config["optimizer"], config["hyperparameters"])
         start = resume(saved, trainee, config) if saved is not None else 0
+        early = trainee.early
+        if saved is not None and early is not None and early.best_row is None:
+            # No --patience record in the file (one saved by early stopping, or without
+            # --patience): the weights loaded are the first evaluation to beat, so that
+            # stopping never puts back weights worse than those.
+            early.best_row = evaluation_row(trainee.network, trainee.optimizer, dataset, start)
+            early.best = {name: array.copy() for name, array in
+                          (*trainee.network.parameters(), *trainee.network.state())}
     except checkpoint.CheckpointError as error:
         return _usage_error(f"argument --load: {error}")
     except ValueError as error:  # cli.UsageError and data.DataError included

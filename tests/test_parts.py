@@ -274,3 +274,15 @@ def test_a_warm_up_longer_than_the_run_is_said(capsys):
     assert main.main([*SMALL, "--epochs", "5", "--warmup", "1000"]) == 0
     assert ("--warmup 1000 is longer than this run's 5 steps: the learning rate never reaches "
             "--learning-rate") in capsys.readouterr().err
+
+
+def test_patience_after_an_early_stopped_file_never_restores_worse_weights(tmp_path, capsys):
+    # A file saved by early stopping holds no --patience record: going on with --patience
+    # once put back an epoch worse than the weights loaded (1.0868 against 1.0843).
+    flags = ["--log-every", "1", "--no-plot", "--log-level", "WARNING"]
+    first, second = tmp_path / "a.npz", tmp_path / "b.npz"
+    assert main.main([*flags, "--patience", "1", "--epochs", "50", "--save", str(first)]) == 0
+    kept = checkpoint.load(first).header["metrics"]["val_loss"]
+    assert main.main(["--load", str(first), "--patience", "1", "--epochs", "5", "--save",
+                      str(second), "--no-plot", "--log-level", "WARNING"]) == 0
+    assert checkpoint.load(second).header["metrics"]["val_loss"] <= kept
