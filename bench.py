@@ -231,6 +231,28 @@ def run_ours(w, seed, dtype, threads):
                 dtypes=dtype_names(arrays), threads=blas_threads())
 
 
+def _flat_adam(params, grads, m, v, tmp, lr, t, beta1, beta2, eps):
+    """One Adam step in place over a flat parameter buffer, the floors' update.
+
+    The rule of optimizers.Adam (m, v, bias corrections), in the fewest
+    passes: ``tmp`` is scratch of the buffer's size.
+    """
+    import numpy as np  # here, as everywhere in this module: --help loads no NumPy
+
+    m *= beta1
+    m += (1 - beta1) * grads
+    v *= beta2
+    np.multiply(grads, grads, out=tmp)
+    tmp *= 1 - beta2
+    v += tmp
+    np.sqrt(v, out=tmp)
+    tmp /= np.sqrt(1 - beta2 ** (t + 1))
+    tmp += eps
+    np.divide(m, tmp, out=tmp)
+    tmp *= lr / (1 - beta1 ** (t + 1))
+    params -= tmp
+
+
 def run_minimal(w, seed, dtype, threads):
     """Workload A as a bare loop: no classes, no checks, one flat buffer for Adam.
 
@@ -276,19 +298,8 @@ def run_minimal(w, seed, dtype, threads):
         dhidden *= hidden > 0
         np.matmul(x.T, dhidden, out=dw1)
         dhidden.sum(axis=0, keepdims=True, out=db1)
-        lr = w["lr"] / (1 + w["decay"] * t)
-        m *= beta1
-        m += (1 - beta1) * grads
-        v *= beta2
-        np.multiply(grads, grads, out=tmp)
-        tmp *= 1 - beta2
-        v += tmp
-        np.sqrt(v, out=tmp)
-        tmp /= np.sqrt(1 - beta2 ** (t + 1))
-        tmp += eps
-        np.divide(m, tmp, out=tmp)
-        tmp *= lr / (1 - beta1 ** (t + 1))
-        params -= tmp
+        _flat_adam(params, grads, m, v, tmp, w["lr"] / (1 + w["decay"] * t), t, beta1, beta2,
+                   eps)
     seconds = time.perf_counter() - started
     arrays = [params, grads, m, v, hidden, scores, dhidden]
     hidden = np.maximum(x @ w1 + b1, 0)
@@ -509,19 +520,8 @@ def run_minimal_conv(w, seed, dtype, threads):
             a = arrays_for(len(labels))
             forward(rows, a)
             backward(a, labels)
-            lr = w["lr"] / (1 + w["decay"] * t)
-            m *= beta1
-            m += (1 - beta1) * grads
-            v *= beta2
-            np.multiply(grads, grads, out=tmp)
-            tmp *= 1 - beta2
-            v += tmp
-            np.sqrt(v, out=tmp)
-            tmp /= np.sqrt(1 - beta2 ** (t + 1))
-            tmp += eps
-            np.divide(m, tmp, out=tmp)
-            tmp *= lr / (1 - beta1 ** (t + 1))
-            params -= tmp
+            _flat_adam(params, grads, m, v, tmp, w["lr"] / (1 + w["decay"] * t), t, beta1,
+                       beta2, eps)
             t += 1
     seconds = time.perf_counter() - started
     left = [params, grads, m, v, *(block[name] for a in made.values() for block in a["blocks"]
