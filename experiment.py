@@ -161,14 +161,9 @@ def _trainees(config, dataset, n_outputs, start=0):
                                  "--data with a folder of images)")
         image_shape = (1, *dataset.image_shape)  # the images are read as grey levels
     try:
-        layer_specs = specs(dataset.n_features, config["hidden"], n_outputs,
-                            conv=config["conv"], kernel=config["kernel"],
-                            image_shape=image_shape)
+        parameters, needed = _network_size(config, dataset.n_features, image_shape, n_outputs)
     except ValueError as error:  # more blocks than the images' size allows
         raise cli.UsageError(f"argument --conv: {error}") from None
-    parameters = sum(_parameter_count(kind, settings) for kind, settings in layer_specs)
-    # Parameters, gradients and up to two state arrays (Adam's m and v) each.
-    needed = 4 * parameters * np.dtype(config["dtype"]).itemsize
     if needed > MAX_NETWORK_BYTES:
         widths = _stack_text(dataset.n_features, image_shape, config, n_outputs)
         raise cli.UsageError(f"argument {_size_flag(config)}: a {widths} network has "
@@ -221,6 +216,19 @@ def _stack_text(n_features, image_shape, config, n_outputs=None):
 def _size_flag(config):
     """The flag to blame for a network too large: the convolutions when there are any."""
     return "--conv" if config["conv"] else "--hidden"
+
+
+def _network_size(config, n_features, image_shape, n_outputs):
+    """(parameters, bytes with an optimizer) of the configured network, before it is built.
+
+    Bytes count the parameters, their gradients and up to two state arrays
+    (Adam's m and v) each. ValueError when the images are too small for the
+    convolution blocks.
+    """
+    layer_specs = specs(n_features, config["hidden"], n_outputs, conv=config["conv"],
+                        kernel=config["kernel"], image_shape=image_shape)
+    parameters = sum(_parameter_count(kind, settings) for kind, settings in layer_specs)
+    return parameters, 4 * parameters * np.dtype(config["dtype"]).itemsize
 
 
 def _parameter_count(kind, settings):
@@ -431,12 +439,9 @@ def _check_network_size(config, n_features, image_shape):
     if config["conv"] and shape is None:
         return  # refused by _trainees: convolution needs images
     try:
-        layer_specs = specs(n_features, config["hidden"], 1, conv=config["conv"],
-                            kernel=config["kernel"], image_shape=shape)
+        parameters, needed = _network_size(config, n_features, shape, 1)
     except ValueError:
         return  # too many blocks for the images: _trainees says so, naming --conv
-    parameters = sum(_parameter_count(kind, settings) for kind, settings in layer_specs)
-    needed = 4 * parameters * np.dtype(config["dtype"]).itemsize
     if needed > MAX_NETWORK_BYTES:
         widths = _stack_text(n_features, shape, config)
         raise cli.UsageError(f"argument {_size_flag(config)}: a {widths}-... network for --data "
