@@ -384,12 +384,7 @@ def _load(path, max_bytes, read_arrays=True):
                                   f"{max_bytes} allowed")
         wanted = [name for name in shapes if read_arrays or name.startswith("scaler.")]
         arrays = {name: _read_array(archive, infos[f"{name}.npy"]) for name in wanted}
-    if not read_arrays:
-        for name, array in arrays.items():
-            _check_values(name, array)
-        scaler = (arrays["scaler.mean"], arrays["scaler.scale"]) if header["scaler"] else None
-        return Checkpoint(header, {}, {}, scaler, {}, None)
-    return _checkpoint(header, arrays)
+    return _checkpoint(header, arrays, complete=read_arrays)
 
 
 def _directory(archive):
@@ -489,10 +484,16 @@ def _read_array(archive, info):
         return np.ascontiguousarray(npy.read_array(member, allow_pickle=False))
 
 
-def _checkpoint(header, arrays):
-    """A Checkpoint of checked arrays, from the members by name."""
+def _checkpoint(header, arrays, complete=True):
+    """A Checkpoint of checked arrays, from the members by name.
+
+    ``complete=False``: only the scaler was read; the rest stays empty.
+    """
     for name, array in arrays.items():
         _check_values(name, array)
+    scaler = (arrays["scaler.mean"], arrays["scaler.scale"]) if header["scaler"] else None
+    if not complete:
+        return Checkpoint(header, {}, {}, scaler, {}, None)
     shapes = expected_shapes(header["architecture"], header["layers"])
     parameters = {name: arrays[name] for name in shapes}
     state = {name: arrays[name] for name in state_shapes(header["layers"])}
@@ -501,7 +502,6 @@ def _checkpoint(header, arrays):
         optimizer_state = {name: {slot: arrays[f"optimizer.{name}.{slot}"]
                                   for slot in header["optimizer"]["slots"]}
                            for name in shapes}
-    scaler = (arrays["scaler.mean"], arrays["scaler.scale"]) if header["scaler"] else None
     best = None
     if header["early_stopping"] is not None:
         best = {name: arrays[f"best.{name}"] for name in (*parameters, *state)}
