@@ -106,15 +106,7 @@ def run(args, stop=None):
             trainee = new_trainee("adam", cli.optimizer_defaults("adam", config["dataset"]))
         else:
             trainee = new_trainee(config["optimizer"], config["hyperparameters"])
-        start = resume(saved, trainee, config) if saved is not None else 0
-        early = trainee.early
-        if saved is not None and early is not None and early.best_row is None:
-            # No --patience record in the file (one saved by early stopping, or without
-            # --patience): the weights loaded are the first evaluation to beat, so that
-            # stopping never puts back weights worse than those.
-            early.best_row = evaluation_row(trainee.network, trainee.optimizer, dataset, start)
-            early.best = {name: array.copy() for name, array in
-                          (*trainee.network.parameters(), *trainee.network.state())}
+        start = resume(saved, trainee, config, dataset) if saved is not None else 0
     except checkpoint.CheckpointError as error:
         return _usage_error(f"argument --load: {error}")
     except ValueError as error:  # cli.UsageError and data.DataError included
@@ -537,7 +529,7 @@ def check_layers(saved, network, path):
                              f"(dropout aside), but the settings build {len(built)}")
 
 
-def resume(saved, trainee, config):
+def resume(saved, trainee, config, dataset):
     """Put a saved run into ``trainee`` and return the epoch it had reached.
 
     The same optimizer goes on with its saved state and step count, and the
@@ -555,6 +547,12 @@ def resume(saved, trainee, config):
         trainee.early.best_row, trainee.early.waited = state["best_row"], state["waited"]
         trainee.early.best = {name: array.astype(config["dtype"])
                               for name, array in saved.best.items()}
+    elif trainee.early is not None:
+        # No --patience record in the file (one saved by early stopping, or without
+        # --patience): the weights loaded are the first evaluation to beat, so that
+        # stopping never puts back weights worse than those.
+        trainee.early.remember(evaluation_row(trainee.network, trainee.optimizer, dataset,
+                                              saved.epoch), trainee.network)
     log.info("loaded %s: a %s network trained for %d epochs", config["load"],
              trainee.network.describe(), saved.epoch)
     if saved.header["optimizer"] is None:

@@ -152,12 +152,16 @@ class EarlyStopping:
         self.patience, self.min_delta = patience, min_delta
         self.best_row, self.best, self.waited = best_row, best, waited
 
+    def remember(self, row, network):
+        """Take ``row`` as the best evaluation, and a copy of the network as it stands."""
+        self.best_row = row
+        self.best = {name: array.copy()
+                     for name, array in (*network.parameters(), *network.state())}
+        self.waited = 0
+
     def should_stop(self, row, network):
         if self.best_row is None or row["val_loss"] < self.best_row["val_loss"] - self.min_delta:
-            self.best_row = row
-            self.best = {name: array.copy()
-                         for name, array in (*network.parameters(), *network.state())}
-            self.waited = 0
+            self.remember(row, network)
             return False
         self.waited += 1
         return self.waited >= self.patience
