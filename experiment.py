@@ -113,8 +113,10 @@ def run(args, stop=None):
         return _usage_error(str(error))
 
     log.info("configuration: %s", json.dumps(jsonable(config)))
-    steps = config["epochs"] * _steps_per_epoch(len(dataset.y_train), config["batch_size"])
-    if config["warmup"] > steps:
+    # Counted from the first epoch, a loaded run's included, as the optimizer counts them.
+    steps = (start + config["epochs"]) * _steps_per_epoch(len(dataset.y_train),
+                                                          config["batch_size"])
+    if config["epochs"] and config["warmup"] > steps:
         log.warning("--warmup %d is longer than this run's %d steps: the learning rate never "
                     "reaches --learning-rate", config["warmup"], steps)
     if config["check_gradients"] and not report_gradient_check(

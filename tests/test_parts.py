@@ -288,3 +288,12 @@ def test_patience_after_an_early_stopped_file_never_restores_worse_weights(tmp_p
     assert main.main(["--load", str(first), "--patience", "1", "--epochs", "5", "--save",
                       str(second), "--no-plot", "--log-level", "WARNING"]) == 0
     assert checkpoint.load(second).header["metrics"]["val_loss"] <= kept
+
+
+def test_a_loaded_run_past_its_warm_up_is_not_warned(tmp_path, capsys):
+    saved = tmp_path / "w.npz"
+    assert main.main([*SMALL, "--epochs", "30", "--warmup", "20", "--save", str(saved)]) == 0
+    capsys.readouterr()
+    for epochs in ("0", "2"):  # evaluated only, or 2 more epochs past the 20 warm-up steps
+        assert main.main(["--load", str(saved), "--epochs", epochs, "--no-plot"]) == 0
+        assert "--warmup" not in capsys.readouterr().err
