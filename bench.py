@@ -66,7 +66,7 @@ import sys
 import time
 from pathlib import Path
 
-import cli  # the flag types of main.py; it imports no NumPy
+from program import cli  # the flag types of main.py; it imports no NumPy
 
 HERE = Path(__file__).resolve().parent
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -154,9 +154,9 @@ def initial_network(w, seed, dtype):
     """
     import numpy as np
 
-    import data
     from heads import Classes
-    from model import build
+    from program import data
+    from program.model import build
 
     seeds = np.random.SeedSequence(seed).spawn(3)
     if w["data"] == "spiral":
@@ -208,7 +208,7 @@ def evaluation_rows(w):
 
 def run_ours(w, seed, dtype, threads):
     from optimizers import Adam
-    from train import train
+    from program.train import train
 
     x, y, network, rng = initial_network(w, seed, dtype)
     optimizer = Adam(learning_rate=w["lr"], decay=w["decay"], fused=True)
@@ -373,7 +373,7 @@ def run_minimal_conv(w, seed, dtype, threads):
     import numpy as np
     from numpy.lib.stride_tricks import sliding_window_view
 
-    from train import batches
+    from program.train import batches
 
     x, y, network, rng = initial_network(w, seed, dtype)
     k = w["kernel"]
@@ -600,7 +600,7 @@ def run_sklearn(w, seed, dtype, threads):
     """scikit-learn's MLPClassifier(hidden_layer_sizes=(64,)) fitted on data.digits(seed)."""
     from sklearn.neural_network import MLPClassifier
 
-    import data
+    from program import data
 
     d = data.digits(seed=seed)
     x, x_val = d.x_train.astype(dtype), d.x_val.astype(dtype)

@@ -17,15 +17,13 @@ import logging
 import os
 import sys
 
-import cli
-import interrupts
+from program import cli, interrupts
 
 # The environment variables the BLAS libraries NumPy may use read their thread count from.
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 # Loggers of this program's modules; other libraries only show their warnings.
-OWN_LOGGERS = {"main", "experiment", "data", "model", "train", "metrics", "plots",
-               "checkpoint", "gradcheck", "explain", "interrupts", "outputs"}
+OWN_LOGGERS = {"main", "program"}
 
 
 class _LogHandler(logging.StreamHandler):
@@ -119,7 +117,7 @@ def _main(argv):
     set_threads(args.threads)
     # Imported only now, so that --help and a bad flag never wait for NumPy, and
     # NumPy's BLAS starts with the threads just set.
-    import experiment
+    from program import experiment
 
     root = logging.getLogger()
     previous_level = root.level

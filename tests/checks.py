@@ -4,9 +4,9 @@ import threading
 
 import numpy as np
 
-from gradcheck import numerical_gradient, relative_error
 from layers import parameter_names
 from losses import regularization_loss
+from program.gradcheck import numerical_gradient, relative_error
 
 TOLERANCE = 1e-6
 

@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh, _reduce_rows
-from gradcheck import numerical_gradient
+from program.gradcheck import numerical_gradient
 
 from checks import assert_gradient_matches, away_from_zero
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 
 import bench
-import data
 import optimizers
-import train as train_module
 from heads import Classes
-from model import build
+from program import data
+from program import train as train_module
+from program.model import build
 
 # A's shape (full batch, spiral data, one hidden layer) at a size that runs in milliseconds.
 TINY_A = dict(bench.settings("A"), samples=10, hidden=[6], epochs=4, lr=0.05, decay=0.1)

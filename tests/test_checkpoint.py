@@ -24,11 +24,11 @@ import numpy as np
 import pytest
 from numpy.lib import format as npy
 
-import checkpoint
-from checkpoint import CheckpointError, check_dtype, load, restore, write
 from heads import Classes
-from model import build
 from optimizers import SGD, Adagrad, Adam, RMSProp
+from program import checkpoint
+from program.checkpoint import CheckpointError, check_dtype, load, restore, write
+from program.model import build
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -815,7 +815,7 @@ def test_reading_a_member_never_unpickles_even_unchecked(tmp_path):
 # memory of the process above what its imports had already taken (KiB on Linux).
 CHILD = """
 import resource, sys, time
-import checkpoint
+from program import checkpoint
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 for path in sys.argv[1:]:

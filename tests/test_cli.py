@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import cli
-import registry
+from program import cli, registry
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -165,12 +164,12 @@ def made_up_parts(monkeypatch):
     monkeypatch.setattr(registry, "HEADS", {
         "ours": registry.Head("heads:Classes", "softmax + our loss", "classes")})
     monkeypatch.setattr(registry, "DATASETS", {
-        "plain": registry.Dataset("data:spiral", "no defaults of its own", "classes"),
-        "tuned": registry.Dataset("data:sine", "defaults of its own", "regression",
+        "plain": registry.Dataset("program.data:spiral", "no defaults of its own", "classes"),
+        "tuned": registry.Dataset("program.data:sine", "defaults of its own", "regression",
                                   defaults=dict(hidden=[8, 8], weight_scale=0.5),
                                   optimizer_defaults=dict(two=dict(learning_rate=2.0),
                                                           one=dict(decay=0.25))),
-        "fast": registry.Dataset("data:spiral", "a faster rule", "classes",
+        "fast": registry.Dataset("program.data:spiral", "a faster rule", "classes",
                                  optimizer_defaults=dict(one=dict(learning_rate=3.0))),
     })
 
@@ -287,7 +286,7 @@ def test_the_regeneration_rewrites_the_two_copies_and_nothing_else():
 
 
 def test_parsing_imports_no_numpy():
-    code = ("import cli, sys; cli.resolve(cli.parse(['--dataset', 'sine'])); "
+    code = ("from program import cli; import sys; cli.resolve(cli.parse(['--dataset', 'sine'])); "
             "print('numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=README.parent).stdout

@@ -9,10 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import checkpoint
-import cli
-import experiment
 import main
+from program import checkpoint, cli, experiment
 
 
 def test_a_periodic_checkpoint_that_cannot_be_written_ends_in_3_with_the_rest_written(
@@ -281,7 +279,7 @@ def test_class_names_from_a_csv_reach_no_terminal_raw_in_a_refusal(tmp_path, cap
 
 
 def test_a_refusal_shows_ten_class_names_at_most_each_cut_short():
-    import data
+    from program import data
 
     names = [f"class{k}" for k in range(12)] + ["x" * 100]
     assert data.names_text(names) == ", ".join(names[:10]) + " and 3 more"
@@ -490,7 +488,7 @@ def test_standard_output_on_a_full_disk_is_one_line_and_exit_3(tmp_path):
 
 
 def test_a_text_file_named_as_an_image_is_refused_as_not_an_image(tmp_path):
-    import data
+    from program import data
 
     fake = tmp_path / "photo.png"
     fake.write_text("1,2\n3,4\n")
@@ -500,7 +498,7 @@ def test_a_text_file_named_as_an_image_is_refused_as_not_an_image(tmp_path):
 
 
 def test_a_label_column_of_distinct_values_asks_whether_the_label_is_elsewhere(tmp_path):
-    import data
+    from program import data
 
     rows = tmp_path / "first.csv"  # label first, no header: the last column is a measurement
     rows.write_text("\n".join(f"{i % 3},{i * 0.37:.2f},{i * 1.13:.3f}" for i in range(30)))

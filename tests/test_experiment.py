@@ -8,17 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import checkpoint
-import cli
-import data
-import experiment
-import interrupts
 import main
-import plots
-import registry
 from heads import Classes
-from model import build
-from train import COMPLETED, DIVERGED, EARLY_STOPPED, INTERRUPTED, Result
+from program import checkpoint, cli, data, experiment, interrupts, plots, registry
+from program.model import build
+from program.train import COMPLETED, DIVERGED, EARLY_STOPPED, INTERRUPTED, Result
 
 
 def head(name):
@@ -36,7 +30,7 @@ def save(path, net, loss, **fields):
     return path
 
 
-def messages(caplog, logger="experiment"):
+def messages(caplog, logger="program.experiment"):
     return [record.getMessage() for record in caplog.records if record.name == logger]
 
 
@@ -219,7 +213,7 @@ class _Failing:
 
 
 def _record(message):
-    return logging.LogRecord("experiment", logging.INFO, __file__, 1, message, None, None)
+    return logging.LogRecord("program.experiment", logging.INFO, __file__, 1, message, None, None)
 
 
 def test_a_closed_log_pipe_asks_for_a_quiet_stop_and_silences_the_log(capsys):
@@ -728,7 +722,7 @@ def test_the_threads_warning_comes_from_mains_logger(monkeypatch, caplog):
 def test_the_log_handler_writes_to_stderr_with_the_time_and_keeps_other_libraries_quiet():
     handler = main._LogHandler(interrupts.Stop())
     assert handler.stream is main.sys.stderr
-    record = logging.LogRecord("experiment.child", logging.INFO, __file__, 1, "hello", None,
+    record = logging.LogRecord("program.experiment.child", logging.INFO, __file__, 1, "hello", None,
                                None)
     assert handler.filter(record)  # this program's loggers, children included
     line = handler.format(record)

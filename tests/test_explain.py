@@ -3,12 +3,12 @@ import pytest
 
 import optimizers
 from activations import ReLU, Softmax
-from explain import _formula, explain_step, formula
 from heads import AbsoluteError, Binary, Classes, SquaredError
 from layers import Dense, Dropout
 from losses import SoftmaxCategoricalCrossentropy
-from model import Network, build
 from optimizers import SGD, Adagrad, Adam, AdamW, RMSProp
+from program.explain import _formula, explain_step, formula
+from program.model import Network, build
 
 
 def test_formula_reads_the_docstring_blocks():

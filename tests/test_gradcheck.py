@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 
 import activations
-import gradcheck
-from gradcheck import check_network, numerical_gradient, relative_error
 from heads import AbsoluteError, Binary, Classes, Head, SquaredError
 from layers import Dense, Dropout
 from losses import EPS, BinaryCrossentropy, CategoricalCrossentropy
-from model import Network, build
+from program import gradcheck
+from program.gradcheck import check_network, numerical_gradient, relative_error
+from program.model import Network, build
 
 
 def spiral_like(n=60, seed=0):

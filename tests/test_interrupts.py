@@ -4,7 +4,7 @@ import signal
 
 import pytest
 
-from interrupts import EXIT_STATUS, Stop, Stopped
+from program.interrupts import EXIT_STATUS, Stop, Stopped
 
 
 def test_first_request_asks_for_the_end_of_the_epoch_second_for_the_end_of_the_batch():
@@ -58,7 +58,7 @@ def test_stopped_carries_its_cause_as_its_message():
 
 def _warnings(caplog):
     return [(record.levelno, record.getMessage()) for record in caplog.records
-            if record.name == "interrupts"]
+            if record.name == "program.interrupts"]
 
 
 def test_a_signal_while_training_is_announced_once(caplog):

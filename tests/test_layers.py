@@ -6,7 +6,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from activations import ReLU, Tanh
-from gradcheck import numerical_gradient
 from layers import (
     INITIALISATIONS,
     BatchNorm,
@@ -23,6 +22,7 @@ from layers import (
     state_names,
 )
 from losses import regularization_loss
+from program.gradcheck import numerical_gradient
 
 from checks import (
     assert_arguments_unchanged,

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 
 import losses
 from activations import Softmax
-from gradcheck import numerical_gradient
 from layers import Dense
 from losses import (
     BinaryCrossentropy,
@@ -17,6 +16,7 @@ from losses import (
     SoftmaxCategoricalCrossentropy,
     regularization_loss,
 )
+from program.gradcheck import numerical_gradient
 
 from checks import assert_gradient_matches
 

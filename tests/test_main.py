@@ -9,13 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-import cli
-import experiment
-import interrupts
 import main
-import model
-import registry
-from train import COLUMNS, REGRESSION_COLUMNS
+from program import cli, experiment, interrupts, model, registry
+from program.train import COLUMNS, REGRESSION_COLUMNS
 
 SHORT = ["--epochs", "200", "--log-every", "50", "--samples", "30"]
 
@@ -769,7 +765,7 @@ def test_threads_are_set_before_numpy_loads_unless_the_environment_says(tmp_path
 def test_optimizer_all_reports_divergence_and_interruption_by_status(tmp_path, monkeypatch):
     # One optimizer of the comparison diverges: the status says so.
     monkeypatch.setitem(registry.DATASETS, "spiral", registry.Dataset(
-        "data:spiral", "test", "classes", options=("samples", "classes"),
+        "program.data:spiral", "test", "classes", options=("samples", "classes"),
         optimizer_defaults=dict(gd=dict(learning_rate=1e300))))
     assert main.main([*SHORT, "--optimizer", "all", "--no-plot", "--log-level", "ERROR"]) == 1
     # Ctrl-C during the second optimizer (the first takes 200 steps): the comparison stops
@@ -786,7 +782,7 @@ def test_optimizer_all_reports_divergence_and_interruption_by_status(tmp_path, m
 
     monkeypatch.setattr(model.Network, "backward", interrupted_backward)
     monkeypatch.setitem(registry.DATASETS, "spiral", registry.Dataset(
-        "data:spiral", "test", "classes", options=("samples", "classes")))
+        "program.data:spiral", "test", "classes", options=("samples", "classes")))
     metrics = tmp_path / "m.csv"
     assert main.main([*SHORT, "--optimizer", "all", "--no-plot", "--log-level", "ERROR",
                       "--metrics", str(metrics)]) == 130
@@ -1000,7 +996,7 @@ def test_a_closed_log_pipe_asks_the_run_to_stop_quietly(monkeypatch):
     seen = []
 
     def run(args, stop):
-        logging.getLogger("experiment").warning("a line nobody reads")
+        logging.getLogger("program.experiment").warning("a line nobody reads")
         seen.append((stop.requested, stop.cause))
         return 0
 

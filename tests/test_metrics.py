@@ -4,8 +4,8 @@ import math
 
 import pytest
 
-from metrics import write_metrics
-from train import COLUMNS
+from program.metrics import write_metrics
+from program.train import COLUMNS
 
 ROWS = [dict(epoch=1, loss=1.5, data_loss=1.0, reg_loss=0.5, accuracy=0.25,
              learning_rate=0.1, val_loss=1.25, val_accuracy=1 / 3, layers=[{}])]

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 
 from activations import ReLU, Sigmoid
-from gradcheck import numerical_gradient
 from heads import AbsoluteError, Binary, Classes, SquaredError
 from layers import Dense, Dropout
-from model import Network, build
 from optimizers import Adam
+from program.gradcheck import numerical_gradient
+from program.model import Network, build
 
 from checks import assert_gradient_matches
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import outputs
-from outputs import FIGURE_FORMATS, OutputError, check, write
+from program import outputs
+from program.outputs import FIGURE_FORMATS, OutputError, check, write
 
 from checks import within
 

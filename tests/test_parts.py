@@ -11,9 +11,8 @@ best evaluation) makes a resumed run equal to one straight run.
 import numpy as np
 import pytest
 
-import checkpoint
 import main
-import registry
+from program import checkpoint, registry
 
 
 class LayerNorm:
@@ -179,7 +178,7 @@ def test_patience_resumes_to_the_same_stop_and_the_same_weights(tmp_path, capsys
 
 
 def test_a_last_batch_of_one_sample_joins_the_one_before_for_batch_norm(capsys):
-    from train import batches
+    from program.train import batches
 
     rng = np.random.default_rng(0)
     assert [len(part) for part in batches(7, 3, rng)] == [3, 3, 1]

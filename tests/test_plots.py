@@ -3,10 +3,9 @@ import sys
 import numpy as np
 import pytest
 
-import data
-import plots
 from heads import Binary, Classes, SquaredError
-from model import build
+from program import data, plots
+from program.model import build
 
 ROWS = [dict(epoch=e, loss=1 / e, data_loss=0.9 / e, reg_loss=0.1 / e, accuracy=0.5 + e / 10,
              learning_rate=0.1 / e, val_loss=1.1 / e, val_accuracy=0.4 + e / 10)
@@ -823,7 +822,7 @@ def test_conv_kernels_are_the_first_conv2ds_weights_on_a_scale_centred_on_zero(p
 def test_kernels_of_several_in_channels_are_their_mean(plt):
     from activations import ReLU
     from layers import Conv2D, Dense, Flatten, MaxPool2D, Reshape
-    from model import Network
+    from program.model import Network
 
     rng = np.random.default_rng(5)
     conv = Conv2D(2, 3, 3, padding=1, rng=rng)
@@ -862,7 +861,7 @@ def test_feature_maps_are_the_first_pooling_output_of_the_validation_image(plt, 
 def test_a_block_without_pooling_ends_before_the_next_conv_or_the_flatten():
     from activations import ReLU
     from layers import Conv2D, Dense, Flatten, Reshape
-    from model import Network
+    from program.model import Network
 
     rng = np.random.default_rng(6)
     stack = [Reshape((1, 4, 4)), Conv2D(1, 2, 3, padding=1, rng=rng), ReLU()]

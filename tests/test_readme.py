@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import main
-import registry
+from program import registry
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 

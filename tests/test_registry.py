@@ -1,9 +1,8 @@
 import pytest
 
-import cli
 import heads
 import optimizers
-import registry
+from program import cli, registry
 
 # The parts the tests register are named "my_..." (or with a space or a capital, where
 # refused), names that no part of the project will take: a part made permanent must not
@@ -77,14 +76,14 @@ def test_bad_registrations_are_refused(tables, name, defaults, message):
 
 def test_registering_a_head_and_a_dataset(tables):
     registry.register_head("my_huber", heads.SquaredError, task="regression", help="robust")
-    registry.register_dataset("my_line", "data:sine", task="regression", help="a line",
+    registry.register_dataset("my_line", "program.data:sine", task="regression", help="a line",
                               options=("samples",))
     config = cli.resolve(cli.parse(["--dataset", "my_line", "--loss", "my_huber"]))
     assert config["loss"] == "my_huber"
     with pytest.raises(ValueError, match="task must be"):
         registry.register_head("my_odd", heads.Binary, task="ranking", help="?")
     with pytest.raises(ValueError, match="task must be"):
-        registry.register_dataset("my_odd", "data:sine", task="binary", help="?")
+        registry.register_dataset("my_odd", "program.data:sine", task="binary", help="?")
 
 
 def test_an_optimizers_aliases_are_registered_and_checked(tables):
@@ -118,26 +117,27 @@ def test_a_head_of_each_task_is_registered_as_given(tables, task):
 
 
 def test_a_registered_dataset_keeps_every_field(tables):
-    registry.register_dataset("my_line", "data:sine", task="regression", help="a line",
+    registry.register_dataset("my_line", "program.data:sine", task="regression", help="a line",
                               options=["samples"], defaults=dict(epochs=5),
                               optimizer_defaults=dict(adam=dict(learning_rate=0.5)))
     assert registry.DATASETS["my_line"] == registry.Dataset(
-        "data:sine", "a line", "regression", ("samples",), dict(epochs=5),
+        "program.data:sine", "a line", "regression", ("samples",), dict(epochs=5),
         dict(adam=dict(learning_rate=0.5)))
-    registry.register_dataset("my_plain", "data:sine", task="regression", help="plain")
-    assert registry.DATASETS["my_plain"] == registry.Dataset("data:sine", "plain", "regression")
+    registry.register_dataset("my_plain", "program.data:sine", task="regression", help="plain")
+    assert registry.DATASETS["my_plain"] == registry.Dataset("program.data:sine", "plain",
+                                                             "regression")
 
 
 def test_refusals_name_the_kind_of_part(tables):
     with pytest.raises(ValueError, match="^a head named 'mse' is already registered$"):
         registry.register_head("mse", heads.SquaredError, task="regression", help="x")
     with pytest.raises(ValueError, match="^a dataset named 'sine' is already registered$"):
-        registry.register_dataset("sine", "data:sine", task="regression", help="x")
+        registry.register_dataset("sine", "program.data:sine", task="regression", help="x")
     with pytest.raises(ValueError, match="^a head's name must be a lowercase word, got 'Huber'$"):
         registry.register_head("Huber", heads.SquaredError, task="regression", help="x")
     with pytest.raises(ValueError, match="^a dataset's name must be a lowercase word, "
                                          "got 'My Data'$"):
-        registry.register_dataset("My Data", "data:sine", task="regression", help="x")
+        registry.register_dataset("My Data", "program.data:sine", task="regression", help="x")
 
 
 def test_the_initialisations_offered_are_those_the_layers_draw():

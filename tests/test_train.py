@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from heads import Classes, SquaredError
-from model import build
 from optimizers import SGD, Adam
-from train import (
+from program.model import build
+from program.train import (
     COLUMNS,
     COMPLETED,
     DIVERGED,
@@ -270,7 +270,7 @@ def test_layer_statistics_only_when_asked():
 
 
 def test_an_epoch_cut_short_says_after_how_many_mini_batches(caplog):
-    import interrupts
+    from program import interrupts
 
     x, y, xv, yv = problem()
     stop = interrupts.Stop()

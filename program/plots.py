@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-import registry
+from program import registry
 
 log = logging.getLogger(__name__)
 

@@ -22,19 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-import checkpoint
-import cli
-import data
-import interrupts
-import outputs
-import plots
-import registry
-from explain import explain_step
-from gradcheck import check_network
 from layers import Dropout
-from metrics import record, write_metrics
-from model import build, specs
-from train import (
+from program import checkpoint, cli, data, interrupts, outputs, plots, registry
+from program.explain import explain_step
+from program.gradcheck import check_network
+from program.metrics import record, write_metrics
+from program.model import build, specs
+from program.train import (
     COMPLETED,
     DIVERGED,
     EARLY_STOPPED,

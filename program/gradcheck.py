@@ -12,9 +12,9 @@ import time
 
 import numpy as np
 
-import registry
 from layers import Dropout, parameter_names, state_names
 from losses import EPS, MeanAbsoluteError
+from program import registry
 
 H = 1e-6
 

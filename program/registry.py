@@ -137,16 +137,17 @@ HEADS = {
 }
 
 DATASETS = {
-    "spiral": Dataset("data:spiral", "nnfs spiral arms, one per class", "classes",
+    "spiral": Dataset("program.data:spiral", "nnfs spiral arms, one per class", "classes",
                       options=("samples", "classes")),
-    "vertical": Dataset("data:vertical", "nnfs vertical clusters, far easier than the spiral",
+    "vertical": Dataset("program.data:vertical",
+                        "nnfs vertical clusters, far easier than the spiral",
                         "classes", options=("samples", "classes")),
     # The book's chapter 17: 1-64-64-1, weights 0.1 N(0, 1), Adam lr 0.005, decay 1e-3.
-    "sine": Dataset("data:sine", "nnfs sine wave: y = sin(2 pi x) on [0, 1), a regression",
+    "sine": Dataset("program.data:sine", "nnfs sine wave: y = sin(2 pi x) on [0, 1), a regression",
                     "regression", options=("samples",),
                     defaults=dict(hidden=[64, 64], weight_scale=0.1, samples=1000),
                     optimizer_defaults=_adam_alike(learning_rate=0.005, decay=1e-3, beta_1=0.9)),
-    "digits": Dataset("data:digits", "scikit-learn's 1797 handwritten digits, 8x8 pixels "
+    "digits": Dataset("program.data:digits", "scikit-learn's 1797 handwritten digits, 8x8 pixels "
                       "(needs scikit-learn)", "classes",
                       defaults=dict(hidden=[64], l2=5e-4, batch_size=32, epochs=30,
                                     log_every=1),
@@ -157,7 +158,7 @@ DATASETS = {
                                               rmsprop=dict(learning_rate=0.003))),
     # Defaults for a small table such as iris (150 rows): about 800 steps. For
     # Fashion-MNIST the README gives the book's chapter-19 setting instead.
-    "file": Dataset("data:user_data", "your own data, given with --data PATH", "classes",
+    "file": Dataset("program.data:user_data", "your own data, given with --data PATH", "classes",
                     options=("data",),
                     defaults=dict(hidden=[64], batch_size=32, epochs=200, log_every=10),
                     optimizer_defaults=_adam_alike(learning_rate=0.005, decay=1e-3, beta_1=0.9)),

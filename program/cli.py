@@ -11,7 +11,7 @@ import math
 import os
 from pathlib import Path
 
-import registry
+from program import registry
 
 VERSION = "0.2.0"
 

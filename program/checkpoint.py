@@ -116,8 +116,8 @@ from pathlib import Path
 import numpy as np
 from numpy.lib import format as npy
 
-import registry
 from layers import parameter_names, state_names
+from program import registry
 
 FORMAT, VERSION = "numpy-from-scratch network", 4
 MAX_BYTES = 1 << 30  # the most the arrays of a checkpoint may declare in all

@@ -21,9 +21,9 @@ from numbers import Integral
 
 import numpy as np
 
-import registry
 from layers import Dense, parameter_names, state_names
 from losses import regularization_loss
+from program import registry
 
 
 class Network:
