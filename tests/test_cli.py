@@ -8,7 +8,9 @@ import pytest
 
 from program import cli, registry
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+# The page of the flags: a table and a copy of --help generated from the parser (below).
+FLAGS = ROOT / "docs" / "flags.md"
 
 
 def resolve(*flags, saved=None):
@@ -205,16 +207,16 @@ def test_the_help_shows_every_default_of_the_program():
         assert match and match.group(1) == shown, (key, helps[key])
 
 
-# The README's table of flags and its copy of --help are generated from the parser:
+# docs/flags.md's table of flags and its copy of --help are generated from the parser:
 # this command rewrites both, and the tests below fail, saying to run it, until it is.
 REGENERATE = "python -m tests.test_cli"
-OUT_OF_DATE = (f"the README's flags table or --help copy is not what the parser says: run "
+OUT_OF_DATE = (f"docs/flags.md's flags table or --help copy is not what the parser says: run "
                f"`{REGENERATE}` in the repository root to rewrite them, then review the diff")
 HELP_SUMMARY = "<summary>The whole of <code>python main.py --help</code>"
 
 
 def flags_table(parser):
-    """The README's table of flags: one row per flag of ``parser``, in its order.
+    """The table of flags of docs/flags.md: one row per flag of ``parser``, in its order.
 
     The default column is what the flag's help says in its closing "(default: ...)",
     else "off" for a switch and "none" for a value; the meaning is the rest of the help.
@@ -242,23 +244,22 @@ def _markdown(text):
 
 
 def _copies(text):
-    """Where the flags table and the --help copy stand in the README: two (start, end)."""
-    section = text.index("\n## Flags\n")
-    table = text.index("\n| flag | default | meaning |\n", section) + 1
-    block = text.index("```\n", text.index(HELP_SUMMARY, section)) + len("```\n")
+    """Where the flags table and the --help copy stand in docs/flags.md: two (start, end)."""
+    table = text.index("\n| flag | default | meaning |\n") + 1
+    block = text.index("```\n", text.index(HELP_SUMMARY)) + len("```\n")
     return (table, text.index("\n\n", table) + 1), (block, text.index("```", block))
 
 
 def regenerated(text):
-    """The README's ``text`` with its flags table and --help copy rewritten from the parser."""
+    """docs/flags.md's ``text`` with its flags table and --help copy rewritten from the parser."""
     parser = cli.build_parser()
     (table, table_end), (block, block_end) = _copies(text)
     return (text[:table] + flags_table(parser) + text[table_end:block]
             + parser.format_help() + text[block_end:])
 
 
-def test_the_readme_lists_every_flag_as_the_parser_has_it():
-    text = README.read_text()
+def test_the_flags_page_lists_every_flag_as_the_parser_has_it():
+    text = FLAGS.read_text()
     (start, end), _ = _copies(text)
     assert text[start:end] == flags_table(cli.build_parser()), OUT_OF_DATE
 
@@ -278,7 +279,7 @@ def test_the_flags_table_gives_defaults_and_meanings_in_markdown():
 
 
 def test_the_regeneration_rewrites_the_two_copies_and_nothing_else():
-    text = README.read_text()
+    text = FLAGS.read_text()
     (table, table_end), (block, block_end) = _copies(text)
     stale = (text[:table] + "| flag | default | meaning |\n| `--old` | 1 | gone |\n"
              + text[table_end:block] + "usage: old\n" + text[block_end:])
@@ -289,7 +290,7 @@ def test_parsing_imports_no_numpy():
     code = ("from program import cli; import sys; cli.resolve(cli.parse(['--dataset', 'sine'])); "
             "print('numpy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=README.parent).stdout
+                         check=True, cwd=ROOT).stdout
     assert out.strip() == "False"
 
 
@@ -362,10 +363,10 @@ def test_data_alone_means_the_file_dataset_and_its_defaults():
     assert config["plot"] == Path("plots/pets-adam.png")
 
 
-def test_the_readme_holds_the_whole_help_text(capsys):
+def test_the_flags_page_holds_the_whole_help_text(capsys):
     with pytest.raises(SystemExit):
         cli.parse(["--help"])
-    text = README.read_text()
+    text = FLAGS.read_text()
     _, (start, end) = _copies(text)
     assert text[start:end] == capsys.readouterr().out, OUT_OF_DATE
 
@@ -448,18 +449,18 @@ def test_a_head_from_the_file_and_a_head_given_are_refused_in_their_own_words():
 
 
 if __name__ == "__main__":
-    # python -m tests.test_cli: the README's flags table and --help copy, rewritten.
-    README.write_text(regenerated(README.read_text()))
-    print(f"rewrote the flags table and the --help copy in {README}")
+    # python -m tests.test_cli: docs/flags.md's flags table and --help copy, rewritten.
+    FLAGS.write_text(regenerated(FLAGS.read_text()))
+    print(f"rewrote the flags table and the --help copy in {FLAGS}")
 
 
-def test_the_readme_table_of_optimizer_defaults_has_every_registered_optimizer():
-    # The table beside the book's settings is written by hand: it must keep up.
-    text = README.read_text()
+def test_the_table_of_optimizer_defaults_has_every_registered_optimizer():
+    # docs/flags.md's table beside the book's settings is written by hand: it must keep up.
+    text = FLAGS.read_text()
     rows = {line.split("|")[1].strip().split()[0].strip("`"): line.split("|")[2:4]
             for line in text.splitlines() if line.startswith("| `")}
     for name, entry in registry.OPTIMIZERS.items():
-        assert name in rows, f"README: no row for --optimizer {name} in the defaults table"
+        assert name in rows, f"docs/flags.md: no row for --optimizer {name} in the defaults table"
         rate, decay = (float(cell) for cell in rows[name])
         assert (rate, decay) == (entry.defaults["learning_rate"], entry.defaults["decay"])
 

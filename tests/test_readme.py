@@ -1,4 +1,8 @@
-"""The README's "Extending it" recipes, run exactly as they stand, tests included."""
+"""The README as a front door, and the recipes of docs/extending.md run exactly as they stand.
+
+The README stays short, sends a learner to the mathematics on its first screen, and its
+recipe is a copy of one on docs/extending.md, whose Python blocks run here, tests included.
+"""
 
 import re
 from pathlib import Path
@@ -8,21 +12,52 @@ import pytest
 import main
 from program import registry
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+README = ROOT / "README.md"
+EXTENDING = ROOT / "docs" / "extending.md"
+# About 400 lines: what it is, the quick start, a run, the maths in one step, the problems,
+# one recipe and where to go next. The rest has a page of its own in docs/.
+MOST_LINES = 420
+# The first screen: what a reader sees before scrolling.
+FIRST_SCREEN = 40
+
+
+def python_blocks(text):
+    """The fenced Python blocks of a markdown text, in order."""
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def test_the_readme_is_a_front_door_not_the_whole_house():
+    lines = README.read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= MOST_LINES, (
+        f"README.md has {len(lines)} lines: move a subject to its page in docs/")
+
+
+def test_the_first_screen_links_to_the_mathematics_and_the_contents():
+    first = "\n".join(README.read_text(encoding="utf-8").splitlines()[:FIRST_SCREEN])
+    assert "](docs/maths.md)" in first
+    assert "## Contents" in first
+
+
+def test_the_readmes_recipe_is_one_that_the_tests_run():
+    # The README shows one recipe in brief; it must be the page's, which runs below.
+    readme = python_blocks(README.read_text(encoding="utf-8"))
+    page = python_blocks(EXTENDING.read_text(encoding="utf-8"))
+    assert readme, "the README's Extending it shows no recipe"
+    assert [block for block in readme if block not in page] == []
 
 
 @pytest.fixture
 def recipes(monkeypatch):
-    """The namespace of the section's Python blocks, run in order; the registry put back."""
+    """The namespace of the page's Python blocks, run in order; the registry put back."""
     for name in ("OPTIMIZERS", "HEADS", "DATASETS", "LAYERS", "ACTIVATIONS", "INITS",
                  "SCHEDULES"):
         monkeypatch.setattr(registry, name, dict(getattr(registry, name)))
-    section = README.read_text().split("\n## Extending it\n", 1)[1].split("\n## ", 1)[0]
-    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    blocks = python_blocks(EXTENDING.read_text(encoding="utf-8"))
     assert len(blocks) >= 9
     namespace = {"__name__": "readme"}
     for block in blocks:
-        exec(compile(block, str(README), "exec"), namespace)
+        exec(compile(block, str(EXTENDING), "exec"), namespace)
     return namespace
 
 
@@ -38,7 +73,7 @@ def test_the_new_activation_trains_in_a_network(recipes):
 
     from optimizers import Adam
 
-    network = recipes["network"]  # Dense, the README's Softplus, Dense
+    network = recipes["network"]  # Dense, the recipe's Softplus, Dense
     rng = np.random.default_rng(0)
     x = rng.standard_normal((90, 2))
     y = (x[:, 0] > 0).astype(int) + (x[:, 1] > 0)
