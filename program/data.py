@@ -415,8 +415,8 @@ def _sorted_names(names):
 # cell. Each piece is parsed by ``_plain_block`` (the csv module, cell by cell:
 # the reference) or, when it holds only plain decimal numbers and labels, by
 # ``_fast_block``, a vectorised parser that gives the same numbers several
-# times faster (tests/test_data.py checks both equal to float(cell); README "Your own
-# data" has the MB/s).
+# times faster (tests/test_data.py checks both equal to float(cell); docs/speed.md has the
+# MB/s).
 
 PIECE_BYTES = 1 << 21
 HEADER_CHOICES = ("auto", "yes", "no")

@@ -98,8 +98,8 @@ class Dataset:
 # Defaults tuned from the book's chapter-10 settings (gd: lr 1.0, decay 1e-3;
 # adagrad: decay 1e-4; rmsprop: lr 0.02, decay 1e-5, rho 0.999; adam: lr 0.05,
 # decay 5e-7, beta_1 0.9) so that the 2-64-3 spiral network reaches the book's
-# final training accuracy and loss on average over seeds 0-4 (the README's
-# results table; the book's settings fall short on some seeds).
+# final training accuracy and loss on average over seeds 0-4 (docs/problems.md,
+# Results; the book's settings fall short on some seeds).
 OPTIMIZERS = {
     "gd": Optimizer("optimizers:SGD", "stochastic gradient descent with momentum",
                     dict(learning_rate=0.3, decay=0.0, momentum=0.9), aliases=("sgd",),
@@ -157,7 +157,7 @@ DATASETS = {
                                               adagrad=dict(learning_rate=0.1),
                                               rmsprop=dict(learning_rate=0.003))),
     # Defaults for a small table such as iris (150 rows): about 800 steps. For
-    # Fashion-MNIST the README gives the book's chapter-19 setting instead.
+    # Fashion-MNIST docs/problems.md gives the book's chapter-19 setting instead.
     "file": Dataset("program.data:user_data", "your own data, given with --data PATH", "classes",
                     options=("data",),
                     defaults=dict(hidden=[64], batch_size=32, epochs=200, log_every=10),
