@@ -272,7 +272,9 @@ def build_parser():
                         "(default: float32)")
     g.add_argument("--threads", type=positive_whole, metavar="N",
                    help="threads of the matrix products (BLAS); more pay only for large "
-                        "matrices, and one gives the same numbers on any machine "
+                        "matrices. With one, a run repeats bit for bit on the same processor "
+                        "and NumPy build; another processor or BLAS library changes the last "
+                        "digits, which thousands of epochs can grow into different figures "
                         "(default: 1, or the OPENBLAS_NUM_THREADS/OMP_NUM_THREADS of the "
                         "environment)")
     g.add_argument("--seed", type=whole_number(0, MAX_SEED),
