@@ -268,7 +268,9 @@ def _signals_ignored_by_new_processes():
 def run_all(config, dataset, stop, jobs=1):
     """Every registered optimizer through the single-run code, then a comparison."""
     names = list(registry.OPTIMIZERS)
-    tasks = [(experiment._own_config(config, name), f"{name:8}") for name in names]
+    # --show: a worker process opens no window; this one shows the comparison.
+    tasks = [(dict(experiment._own_config(config, name), show=config["show"] and jobs == 1),
+              f"{name:8}") for name in names]
     entries = run_many(tasks, stop, jobs, {_data_key(config): dataset}, keep_networks=True,
                        keep_going=False)
     outcomes, networks = [], {}
