@@ -53,7 +53,8 @@ def set_threads(threads):
     """BLAS threads for this process: ``--threads``, else the environment's, else one.
 
     BLAS reads them once, when NumPy loads; in a process that has loaded NumPy
-    already (a test calling ``main``), this changes nothing.
+    already (a test calling ``main``), this changes nothing. The worker
+    processes of ``--jobs`` start with this environment: one thread each too.
     """
     if threads is None and any(name in os.environ for name in THREAD_VARIABLES):
         return

@@ -7,8 +7,10 @@ program reads. Nothing here imports NumPy, so ``main.py --help`` stays fast.
 """
 
 import argparse
+import copy
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from program import registry
@@ -272,7 +274,9 @@ def build_parser():
                         "(default: float32)")
     g.add_argument("--threads", type=positive_whole, metavar="N",
                    help="threads of the matrix products (BLAS); more pay only for large "
-                        "matrices, and one gives the same numbers on any machine "
+                        "matrices. With one, a run repeats bit for bit on the same processor "
+                        "and NumPy build; another processor or BLAS library changes the last "
+                        "digits, which thousands of epochs can grow into different figures "
                         "(default: 1, or the OPENBLAS_NUM_THREADS/OMP_NUM_THREADS of the "
                         "environment)")
     g.add_argument("--seed", type=whole_number(0, MAX_SEED),
@@ -326,7 +330,8 @@ def build_parser():
                    help="write the logged epochs to PATH: CSV, or JSON if PATH ends in .json")
     g.add_argument("--plot", type=_file_path, metavar="PATH",
                    help="where to save the figure (default: plots/<optimizer>.png, or "
-                        "plots/<dataset>-<optimizer>.png for a dataset other than the spiral)")
+                        "plots/<dataset>-<optimizer>.png for a dataset other than the spiral; "
+                        "<optimizer> is 'sweep' for --sweep)")
     g.add_argument("--no-plot", action="store_true", help="draw no figure")
     g.add_argument("--show", action="store_true", help="also open the figure in a window")
     g.add_argument("--animate", type=_file_path, metavar="PATH.gif",
@@ -345,6 +350,27 @@ def build_parser():
                    help="with --load: print the saved network's prediction for each input "
                         "of PATH (a CSV file of feature rows, an image, or a folder of images) "
                         "and exit")
+
+    g = p.add_argument_group("several runs")
+    g.add_argument("--sweep", action="append", metavar="FLAG=V1,V2,...",
+                   help="one run per value of a flag that sets how the network is built or "
+                        "trained (FLAG is the flag without its dashes: learning-rate, l2, "
+                        "dropout, hidden, batch-size, optimizer, ...), each value as that "
+                        "flag takes it, --hidden's widths joined by x (hidden=64,128,64x64); "
+                        "every run has the same data and, where the shapes agree, the same "
+                        "initial weights. Prints the runs ranked by their best validation "
+                        "loss, draws each value's validation-loss curve and writes each run's "
+                        "metrics and configuration beside the figure "
+                        "(plots/sweep-l2-0.metrics.csv, .config.json). Given twice: a grid of "
+                        "every pair of values, drawn as a heatmap. seed=0,1,2,3,4 besides: "
+                        "each value is run with every seed and ranked by the mean over them, "
+                        "shown with their lowest and highest. Ctrl-C keeps and reports the "
+                        "runs that finished. E.g. --sweep learning-rate=0.005,0.02,0.05 "
+                        "--sweep l2=0,5e-4")
+    g.add_argument("--jobs", type=positive_whole, metavar="N",
+                   help="with --sweep or --optimizer all: train N runs at once, each in a "
+                        "process of its own with --threads BLAS threads; the results are "
+                        "those of --jobs 1 (default: 1)")
 
     g = p.add_argument_group("looking inside")
     g.add_argument("--check-gradients", action="store_true",
@@ -365,8 +391,151 @@ def _dest(flag):
 
 
 def parse(argv=None):
-    """The parsed flags; argparse itself exits on --help, --version or a malformed flag."""
-    return build_parser().parse_args(argv)
+    """The parsed flags; argparse itself exits on --help, --version or a malformed flag.
+
+    ``--sweep`` comes back parsed: a list of ``Axis``, each value checked
+    as its own flag checks it (None without --sweep).
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.sweep = sweep_axes(parser, args) if args.sweep else None
+        _check_several_runs(args)
+    except UsageError as error:
+        parser.error(str(error))
+    return args
+
+
+# What --sweep may vary: how the network is built and trained (and the optimizer's
+# hyperparameters, added in sweep_axes). Not the data: every run of a sweep has the same.
+SWEEPABLE = ("optimizer", "loss", "epochs", "hidden", "activation", "init", "conv", "kernel",
+             "norm", "weight_scale", "dropout", "l1", "l2", "batch_size", "schedule", "warmup",
+             "clip_norm", "dtype", "seed", "patience", "min_delta")
+# Between the widths of one --hidden (or --conv) value of a sweep: hidden=64x64.
+WIDTH_SEPARATOR = "x"
+# Flags swept together besides seed: two make a grid.
+MAX_AXES = 2
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One ``--sweep FLAG=V1,V2,...``: the flag, and its values parsed and as shown."""
+
+    flag: str      # "--learning-rate"
+    dest: str      # "learning_rate", the attribute of the parsed flags it sets
+    values: tuple  # as the flag parses them: 0.005, [64, 64], "adam"
+    labels: tuple  # as the table and the file names show them: "0.005", "64x64"
+
+    @property
+    def name(self):
+        return self.flag[2:]
+
+
+def sweepable():
+    """The flags --sweep takes, without their dashes."""
+    names = [*SWEEPABLE, *(_dest(spec.flag) for spec in hyperparameter_flags().values())]
+    return [name.replace("_", "-") for name in dict.fromkeys(names)]
+
+
+def sweep_axes(parser, args):
+    """The ``Axis`` of each ``--sweep`` text of ``args``; UsageError names the one refused."""
+    actions = {action.option_strings[0]: action for action in parser._actions
+               if action.option_strings}
+    names = sweepable()
+    axes = []
+    for text in args.sweep:
+        name, equals, values = text.partition("=")
+        name = name.strip().lstrip("-").replace("_", "-")
+        if not equals or not name:
+            raise UsageError(f"argument --sweep: expected FLAG=V1,V2,... (e.g. "
+                             f"l2=0,1e-4), got {text!r}")
+        if name not in names:
+            what = "is not a flag" if f"--{name}" not in actions else "is not a hyperparameter"
+            raise UsageError(f"argument --sweep: --{name} {what}; a sweep varies one of "
+                             f"{', '.join(names)}")
+        action = actions[f"--{name}"]
+        if any(axis.flag == action.option_strings[0] for axis in axes):
+            raise UsageError(f"argument --sweep: {name} is swept twice; give all its values "
+                             f"in one --sweep {name}=V1,V2,...")
+        axes.append(_axis(parser, action, name, values.split(",")))
+    for axis in axes:
+        given = getattr(args, axis.dest) is not None or (axis.dest == "norm" and args.batch_norm)
+        if given:
+            flag = "--batch-norm" if axis.dest == "norm" and args.batch_norm else axis.flag
+            raise UsageError(f"argument --sweep: {axis.name} is swept and also given as "
+                             f"{flag}; give one of them")
+    grid = [axis.name for axis in axes if axis.dest != "seed"]
+    if len(grid) > MAX_AXES:
+        raise UsageError(f"argument --sweep: at most {MAX_AXES} flags besides seed (a grid), "
+                         f"got {len(grid)}: {', '.join(grid)}")
+    return axes
+
+
+def _axis(parser, action, name, texts):
+    """The ``Axis`` of ``--sweep name=texts``: each value parsed by the flag's own parser."""
+    values, labels = [], []
+    for text in texts:
+        value = _flag_value(parser, action, text, f"--sweep {name}={text}")
+        if value == "all" and action.dest == "optimizer":
+            raise UsageError(f"--sweep {name}={text}: name the optimizers one by one (--optimizer "
+                             "all alone compares them all)")
+        label = _label(value)
+        if value in values:
+            raise UsageError(f"argument --sweep: {name} has the value {label} twice")
+        values.append(value)
+        labels.append(label)
+    return Axis(action.option_strings[0], action.dest, tuple(values), tuple(labels))
+
+
+def _flag_value(parser, action, text, where):
+    """``text`` parsed exactly as ``action``'s flag parses it on the command line.
+
+    A list flag (--hidden) takes its items joined by WIDTH_SEPARATOR. The
+    flag's own error, after ``where``: "--sweep l2=abc: argument --l2: ...".
+    """
+    items = text.split(WIDTH_SEPARATOR) if action.nargs == "+" else [text]
+    value = []
+    for item in items:
+        try:
+            # "--flag=item": an item that starts with a dash stays the flag's value.
+            parsed = _quiet(parser).parse_args([f"{action.option_strings[0]}={item}"])
+        except argparse.ArgumentError as error:
+            raise UsageError(f"{where}: {error}") from None
+        value += getattr(parsed, action.dest) if action.nargs == "+" else [
+            getattr(parsed, action.dest)]
+    return value if action.nargs == "+" else value[0]
+
+
+def _quiet(parser):
+    """``parser``, raising ArgumentError for a bad value instead of exiting."""
+    quiet = copy.copy(parser)
+    quiet.exit_on_error = False
+    return quiet
+
+
+def _label(value):
+    """A swept value as the table and the file names show it: 0.0005, 64x64, adam."""
+    if isinstance(value, list):
+        return WIDTH_SEPARATOR.join(map(str, value))
+    if isinstance(value, float):
+        text = repr(value)  # the shortest text that reads back as the same number
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
+def _check_several_runs(args):
+    """Refuse --sweep and --jobs where they do not apply."""
+    if args.sweep:
+        if args.optimizer == "all":
+            raise UsageError("argument --sweep: cannot be combined with --optimizer all "
+                             "(sweep optimizer=adam,gd,... instead)")
+        for flag in ("load", "predict", "explain", "check_gradients"):
+            if getattr(args, flag) not in (None, False):
+                raise UsageError(f"argument --sweep: cannot be combined with "
+                                 f"--{flag.replace('_', '-')}")
+    if args.jobs is not None and not args.sweep and args.optimizer != "all":
+        raise UsageError("argument --jobs: needs --sweep or --optimizer all, which train "
+                         "several runs")
 
 
 def resolve(args, saved=None):
@@ -439,10 +608,7 @@ def resolve(args, saved=None):
     _check_combinations(args, config)
     plot = None
     if not (args.no_plot or args.predict or args.explain):
-        source = _data_name(config["data"]) if dataset == "file" else dataset
-        plot = args.plot or Path("plots") / (
-            f"{config['optimizer']}.png" if dataset == "spiral"
-            else f"{source}-{config['optimizer']}.png")
+        plot = args.plot or default_plot(config, config["optimizer"])
     if config["data"] is not None:
         config["data"] = str(config["data"])
     config.update(
@@ -469,6 +635,13 @@ def _check_reading(args, given, dataset, entry, data):
         elif data is not None and os.path.isdir(data):
             raise UsageError(f"argument {flag}: does not apply to a folder of images, "
                              f"--data {str(data)!r} (only to a CSV file)")
+
+
+def default_plot(config, name):
+    """plots/NAME.png on the spiral, plots/DATASET-NAME.png (or DATA-NAME.png) otherwise."""
+    dataset = config["dataset"]
+    source = _data_name(config["data"]) if dataset == "file" else dataset
+    return Path("plots") / (f"{name}.png" if dataset == "spiral" else f"{source}-{name}.png")
 
 
 def _data_name(data):

@@ -3,8 +3,9 @@
 ``run(args, stop)`` takes the parsed flags (``cli.parse``), resolves them into
 the run's configuration (with ``--load``, together with the saved run's),
 trains, writes the outputs and returns the exit status. ``--optimizer all``
-is the same single run, once per registered optimizer, then a comparison;
-``--predict`` only reads a saved network and answers for new inputs.
+and ``--sweep`` are this single run (``run_one``) several times
+(``sweep.py``); ``--predict`` only reads a saved network and answers for
+new inputs.
 
 Exit status: 0 done, 1 training diverged or the gradient check failed,
 2 bad input, 3 an output could not be written (the others were), and
@@ -74,6 +75,11 @@ def run(args, stop=None):
     ``stop`` (an ``interrupts.Stop``) is how signals reach the training loop.
     """
     stop = interrupts.Stop() if stop is None else stop
+    # Several runs, built on this module's single run: imported here, as it imports this one.
+    from program import sweep
+
+    if args.sweep:
+        return sweep.run(args, stop)
     try:
         # The header first: the data is checked against it (its width, the network's
         # size) before any parameter is decompressed, then the whole file is read.
@@ -98,6 +104,7 @@ def run(args, stop=None):
                                 start=saved.epoch if saved is not None else 0)
         if config["optimizer"] == "all":
             trainee = new_trainee("adam", cli.optimizer_defaults("adam", config["dataset"]))
+            sweep.check_jobs(args.jobs)
         else:
             trainee = new_trainee(config["optimizer"], config["hyperparameters"])
         start = resume(saved, trainee, config, dataset) if saved is not None else 0
@@ -107,17 +114,14 @@ def run(args, stop=None):
         return _usage_error(str(error))
 
     log.info("configuration: %s", json.dumps(jsonable(config)))
-    # Counted from the first epoch, a loaded run's included, as the optimizer counts them.
-    steps = (start + config["epochs"]) * _steps_per_epoch(len(dataset.y_train),
-                                                          config["batch_size"])
-    if config["epochs"] and config["warmup"] > steps:
-        log.warning("--warmup %d is longer than this run's %d steps: the learning rate never "
-                    "reaches --learning-rate", config["warmup"], steps)
+    warning = warmup_warning(config, dataset, start)
+    if warning:
+        log.warning(warning)
     if config["check_gradients"] and not report_gradient_check(
             trainee.network, dataset, config["gradient_sample"]):
         return cli.EXIT_FAILED
     if config["optimizer"] == "all":
-        return run_all(config, dataset, new_trainee, stop)
+        return sweep.run_all(config, dataset, stop, jobs=args.jobs or 1)
     if config["explain"]:
         # The first batch that training would see: all of it, or a shuffled mini-batch.
         batch = batches(len(dataset.y_train), config["batch_size"], trainee.rngs["shuffle"],
@@ -128,6 +132,17 @@ def run(args, stop=None):
     outcome = run_one(config, dataset, trainee, start, stop)
     report(outcome, config, start)
     return exit_status([outcome], stop)
+
+
+def warmup_warning(config, dataset, start=0):
+    """The warning for a --warmup longer than the run's steps, or None."""
+    # Counted from the first epoch, a loaded run's included, as the optimizer counts them.
+    steps = (start + config["epochs"]) * _steps_per_epoch(len(dataset.y_train),
+                                                          config["batch_size"])
+    if config["epochs"] and config["warmup"] > steps:
+        return (f"--warmup {config['warmup']} is longer than this run's {steps} steps: the "
+                "learning rate never reaches --learning-rate")
+    return None
 
 
 # The most the parameters, their gradients and an optimizer's state may take:
@@ -192,6 +207,13 @@ def _trainees(config, dataset, n_outputs, start=0):
                                                total_steps), rngs, early=early)
 
     return new_trainee
+
+
+def trainee_for(config, dataset):
+    """A fresh ``Trainee`` of ``config``'s network and optimizer for ``dataset``, checked
+    as ``_trainees`` checks it."""
+    n_outputs = registry.build(registry.HEADS[config["loss"]]).n_outputs(dataset.n_classes)
+    return _trainees(config, dataset, n_outputs)(config["optimizer"], config["hyperparameters"])
 
 
 def _stack_text(n_features, image_shape, config, n_outputs=None):
@@ -313,8 +335,8 @@ def planned_outputs(config):
                                 ("--animate", "animate", "gif"), ("--save", "save", "checkpoint")):
             if own[key] is not None:
                 planned[f"{flag}{label}"] = (own[key], kind)
-        if own["plot"] is not None:
-            planned[f"--plot{label} (its .config.json)"] = (_config_path(own["plot"]), "metrics")
+        if config_file(own) is not None:
+            planned[f"--plot{label} (its .config.json)"] = (config_file(own), "metrics")
     if config["optimizer"] == "all" and config["plot"] is not None:
         planned["--plot"] = (config["plot"], "figure")
     return planned
@@ -713,8 +735,9 @@ def write_outputs(config, result, final, dataset, trainee, snapshots):
             config["plot"], lambda path: plots.plot_training(
                 result.rows, network, dataset, path, title=title, show=config["show"],
                 restored=final["epoch"] if result.status == EARLY_STOPPED else None))))
-        jobs.append((_config_path(config["plot"]), lambda: outputs.write(
-            _config_path(config["plot"]),
+    if config_file(config) is not None:
+        jobs.append((config_file(config), lambda: outputs.write(
+            config_file(config),
             lambda path: path.write_text(json.dumps(jsonable(config), indent=1) + "\n"))))
     if config["animate"] is not None:
         jobs.append((config["animate"], lambda: outputs.write(
@@ -732,6 +755,14 @@ def write_outputs(config, result, final, dataset, trainee, snapshots):
 
 def _config_path(plot):
     return plot.with_suffix(".config.json")
+
+
+def config_file(config):
+    """Where the run's configuration is written: beside its figure, or where a sweep put
+    it (``config_file``, for runs that draw no figure of their own); None for neither."""
+    if config.get("config_file") is not None:
+        return config["config_file"]
+    return None if config["plot"] is None else _config_path(config["plot"])
 
 
 def report(outcome, config, start):
@@ -786,40 +817,6 @@ def _own_config(config, name):
                 hyperparameters=cli.optimizer_defaults(name, config["dataset"]),
                 **{key: _suffixed(config[key], name)
                    for key in ("metrics", "plot", "animate", "save")})
-
-
-def run_all(config, dataset, new_trainee, stop):
-    """Every registered optimizer through the single-run code, then a comparison."""
-    outcomes, networks = [], {}
-    for name in registry.OPTIMIZERS:
-        own = _own_config(config, name)
-        trainee = new_trainee(name, own["hyperparameters"])
-        outcome = run_one(own, dataset, trainee, 0, stop, prefix=f"{name:8}")
-        outcomes.append(outcome)
-        networks[name] = trainee.network
-        if outcome.result.status == INTERRUPTED:
-            break
-
-    written = []
-    if config["plot"] is not None:
-        with stop.writing():
-            try:
-                written.append(outputs.write(config["plot"], lambda path: plots.plot_comparison(
-                    {o.name: (o.result.rows, networks[o.name]) for o in outcomes}, dataset,
-                    path, show=config["show"])))
-            except outputs.OutputError as error:
-                print(f"main.py: error: {error}", file=sys.stderr)
-                outcomes[-1].failed += 1
-    print(f"{'optimizer':10} {'train acc':>9} {'train loss':>10} {'val acc':>8} "
-          f"{'val loss':>8} {'seconds':>8}  status")
-    for outcome in outcomes:
-        final = outcome.final
-        print(f"{outcome.name:10} {final['accuracy']:9.3f} {final['loss']:10.3g} "
-              f"{final['val_accuracy']:8.3f} {final['val_loss']:8.3g} {outcome.seconds:8.2f}  "
-              f"{outcome.result.status}")
-    for path in [path for outcome in outcomes for path in outcome.written] + written:
-        print(f"wrote {path}")
-    return exit_status(outcomes, stop)
 
 
 def exit_status(outcomes, stop):

@@ -429,6 +429,91 @@ def plot_comparison(runs, dataset, path, *, show=False):
     return _save(fig, plt, path, show)
 
 
+def plot_sweep_curves(curves, path, *, title="", show=False):
+    """A sweep's validation-loss curves (``sweep_curves_figure``), saved to ``path``."""
+    plt = _pyplot(show)
+    return _save(sweep_curves_figure(plt, curves, title), plt, path, show)
+
+
+def sweep_curves_figure(plt, curves, title=""):
+    """The validation loss of each run of a sweep, one curve per value on one axes.
+
+    ``curves``: [(label, epochs, losses, band, best)]: ``band`` None or
+    (lowest, highest) arrays at the same epochs (the range over seeds),
+    drawn shaded; ``best`` None or the (epoch, loss) to mark with a dot (a
+    collection of the axes, not one of its lines). The losses are drawn on
+    a log scale when they span more than a factor of 10.
+    """
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    palette = plt.get_cmap("tab10" if len(curves) <= 10 else "viridis")
+    drawn = []
+    for index, (label, epochs, losses, band, best) in enumerate(curves):
+        colour = palette(index if len(curves) <= 10 else index / (len(curves) - 1))
+        ax.plot(epochs, losses, color=colour, label=label)
+        drawn.append(losses)
+        if best is not None:
+            ax.scatter([best[0]], [best[1]], color=colour, s=25, zorder=3)
+        if band is not None:
+            ax.fill_between(epochs, band[0], band[1], color=colour, alpha=0.2, linewidth=0)
+            drawn += band
+    finite = np.concatenate([np.ravel(d) for d in drawn]) if drawn else np.array([])
+    finite = finite[np.isfinite(finite) & (finite > 0)]
+    if finite.size and finite.max() > 10 * finite.min():
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation loss")
+    ax.grid(alpha=0.3)
+    if curves:
+        ax.legend(fontsize="small")
+    ax.set_title(title)
+    return fig
+
+
+def plot_sweep_grid(values, rows, columns, notes, path, *, title="", show=False):
+    """A grid sweep's heatmap (``sweep_grid_figure``), saved to ``path``."""
+    plt = _pyplot(show)
+    return _save(sweep_grid_figure(plt, values, rows, columns, notes, title), plt, path, show)
+
+
+def sweep_grid_figure(plt, values, rows, columns, notes, title=""):
+    """The best validation loss of every pair of two flags' values, as a heatmap.
+
+    ``values``: (rows, columns) array, NaN for a cell without a loss (drawn
+    grey); ``rows`` and ``columns``: (flag name, value labels); ``notes``:
+    {(row, column): text} written in a cell under its loss (or alone when it
+    has none). A lower loss is darker; the lowest is written in bold.
+    ``values`` itself is the image's array (``ax.images[0]``), one text per cell.
+    """
+    import matplotlib
+
+    values = np.asarray(values, dtype=float)
+    fig, ax = plt.subplots(figsize=(max(5.5, 1.3 * values.shape[1] + 2.5),
+                                    max(4, 0.8 * values.shape[0] + 2)), layout="constrained")
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="lightgrey")
+    finite = values[np.isfinite(values)]
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, aspect="auto",
+                      vmin=finite.min() if finite.size else None,
+                      vmax=finite.max() if finite.size else None)
+    fig.colorbar(image, ax=ax, label="best validation loss")
+    lowest = np.nanargmin(values) if finite.size else None
+    for (row, column), value in np.ndenumerate(values):
+        lines = [] if np.isnan(value) else [f"{value:.4g}"]
+        if (row, column) in notes:
+            lines.append(notes[row, column])
+        shade = image.cmap(image.norm(value)) if np.isfinite(value) else (1, 1, 1, 1)
+        dark = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] < 0.5
+        ax.text(column, row, "\n".join(lines), ha="center", va="center", fontsize="small",
+                color="white" if dark else "black",
+                fontweight="bold" if lowest is not None and lowest == row * values.shape[1]
+                + column else "normal")
+    ax.set_xticks(range(values.shape[1]), columns[1])
+    ax.set_yticks(range(values.shape[0]), rows[1])
+    ax.set_xlabel(columns[0])
+    ax.set_ylabel(rows[0])
+    ax.set_title(title)
+    return fig
+
+
 def animate_training(rows, snapshots, network, dataset, path, *, title="", max_frames=100,
                      frame_ms=100, last_ms=2000):
     """A GIF of the network learning: one frame per logged epoch, at most ``max_frames``.

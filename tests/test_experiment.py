@@ -746,3 +746,25 @@ def test_a_saved_config_without_the_hidden_widths_takes_them_from_the_network(tm
     config = dict(hidden=settings["hidden"], loss="mse", activation="relu", conv=[],
                   norm=None, kernel=3)
     experiment._check_settings_fit_network(config, saved, path)  # no refusal
+
+
+def test_a_runs_configuration_goes_beside_its_figure_or_where_a_sweep_puts_it(tmp_path):
+    config = cli.resolve(cli.parse(["--plot", str(tmp_path / "p.png")]))
+    assert experiment.config_file(config) == tmp_path / "p.config.json"
+    assert experiment.config_file(dict(config, plot=None)) is None
+    own = dict(config, plot=None, config_file=tmp_path / "s-l2-0.config.json")
+    assert experiment.config_file(own) == tmp_path / "s-l2-0.config.json"
+    assert experiment.planned_outputs(own) == {
+        "--plot (its .config.json)": (tmp_path / "s-l2-0.config.json", "metrics")}
+
+
+def test_a_warmup_longer_than_the_runs_steps_is_warned_of_counting_a_loaded_runs_epochs():
+    dataset = types.SimpleNamespace(y_train=np.zeros(100))
+    config = cli.resolve(cli.parse(["--epochs", "10", "--warmup", "40", "--batch-size", "25"]))
+    assert experiment.warmup_warning(config, dataset) is None  # 10 epochs of 4 steps
+    config = dict(config, warmup=41)
+    assert experiment.warmup_warning(config, dataset) == (
+        "--warmup 41 is longer than this run's 40 steps: the learning rate never reaches "
+        "--learning-rate")
+    assert experiment.warmup_warning(config, dataset, start=1) is None
+    assert experiment.warmup_warning(dict(config, epochs=0), dataset) is None

@@ -1191,3 +1191,68 @@ def test_animation_puts_the_final_parameters_back_when_a_frame_fails(tmp_path):
         np.testing.assert_array_equal(array, saved)
     assert pyplot.get_fignums() == before
     assert not (tmp_path / "a.gif").exists()
+
+
+# A sweep's figures: one curve per value, or a heatmap of a grid
+
+
+def test_sweep_curves_are_one_line_per_value_with_its_best_marked(plt):
+    epochs = np.array([1, 10, 20])
+    fig = plots.sweep_curves_figure(plt, [
+        ("l2=0", epochs, np.array([1.0, 0.5, 0.6]), None, (10, 0.5)),
+        ("l2=0.001", epochs, np.array([1.0, 0.7, 0.4]), None, (20, 0.4))], "title")
+    (ax,) = fig.axes
+    assert [line.get_label() for line in ax.get_lines()] == ["l2=0", "l2=0.001"]
+    np.testing.assert_array_equal(ax.get_lines()[1].get_ydata(), [1.0, 0.7, 0.4])
+    dots = [collection.get_offsets().tolist() for collection in ax.collections]
+    assert dots == [[[10, 0.5]], [[20, 0.4]]]
+    assert ax.get_yscale() == "linear" and ax.get_title() == "title"
+    assert [text.get_text() for text in ax.get_legend().get_texts()] == ["l2=0", "l2=0.001"]
+    plt.close(fig)
+
+
+def test_sweep_curves_over_seeds_are_shaded_between_the_lowest_and_highest(plt):
+    epochs = np.array([1, 10])
+    low, high = np.array([0.9, 0.01]), np.array([1.1, 0.5])
+    fig = plots.sweep_curves_figure(plt, [("a", epochs, np.array([1.0, 0.2]), (low, high),
+                                           None)])
+    (ax,) = fig.axes
+    (band,) = ax.collections  # and no dot
+    vertices = band.get_paths()[0].vertices
+    assert {tuple(v) for v in vertices} >= {(1, 0.9), (10, 0.01), (1, 1.1), (10, 0.5)}
+    assert ax.get_yscale() == "log"  # 0.01 to 1.1: more than a factor of 10
+    plt.close(fig)
+
+
+def test_sweep_grid_is_a_heatmap_with_each_cells_loss_written_in_it(plt):
+    values = np.array([[0.5, 0.3], [np.nan, 0.4], [0.9, 0.8]])
+    fig = plots.sweep_grid_figure(plt, values, ("learning-rate", ("0.01", "0.1", "1")),
+                                  ("l2", ("0", "0.001")), {(1, 0): "diverged",
+                                                           (0, 0): "0.4-0.6"}, "best")
+    ax, bar = fig.axes
+    image = ax.images[0]
+    np.testing.assert_array_equal(image.get_array().filled(np.nan), values)
+    assert image.get_array().mask.tolist() == [[False, False], [True, False], [False, False]]
+    texts = {(round(text.get_position()[1]), round(text.get_position()[0])): text
+             for text in ax.texts}
+    assert {at: text.get_text() for at, text in texts.items()} == {
+        (0, 0): "0.5\n0.4-0.6", (0, 1): "0.3", (1, 0): "diverged", (1, 1): "0.4",
+        (2, 0): "0.9", (2, 1): "0.8"}
+    assert [at for at, text in texts.items() if text.get_fontweight() == "bold"] == [(0, 1)]
+    # Lower is darker: the lowest loss's colour is the colour map's first.
+    assert image.cmap(image.norm(0.3)) == image.cmap(0.0)
+    assert texts[0, 1].get_color() == "white" and texts[2, 0].get_color() == "black"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["0.01", "0.1", "1"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0", "0.001"]
+    assert (ax.get_ylabel(), ax.get_xlabel()) == ("learning-rate", "l2")
+    assert bar.get_ylabel() == "best validation loss"
+    plt.close(fig)
+
+
+def test_sweep_figures_are_written(tmp_path):
+    curves = plots.plot_sweep_curves([("a", np.array([1, 2]), np.array([1.0, 0.5]), None,
+                                       None)], tmp_path / "c.png")
+    grid = plots.plot_sweep_grid(np.full((2, 2), np.nan), ("a", ("1", "2")), ("b", ("3", "4")),
+                                 {}, tmp_path / "g.png")
+    for path in (curves, grid):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
