@@ -33,10 +33,13 @@ OPTIMIZER_NAMES = [*registry.OPTIMIZERS, *(alias for entry in registry.OPTIMIZER
 
 @pytest.mark.parametrize("optimizer", OPTIMIZER_NAMES)
 def test_every_optimizer_trains_and_writes_outputs(tmp_path, capsys, optimizer):
-    status, rows = run(tmp_path, "--optimizer", optimizer, plot=True)
+    # 400 epochs: gd's default rate (0.15, chosen on the full spiral) leaves it near chance
+    # after SHORT's 200 on 90 points.
+    status, rows = run(tmp_path, "--optimizer", optimizer, "--epochs", "400", "--log-every",
+                       "100", plot=True)
     assert status == 0
     assert list(rows[0]) == list(COLUMNS)
-    assert [int(r["epoch"]) for r in rows] == [1, 50, 100, 150, 200]
+    assert [int(r["epoch"]) for r in rows] == [1, 100, 200, 300, 400]
     first, last = rows[0], rows[-1]
     assert float(last["loss"]) < float(first["loss"])
     assert float(last["accuracy"]) > 0.45  # chance is 1/3
@@ -810,13 +813,14 @@ def test_the_seed_reaches_the_data_and_the_weights(dataset):
 
 
 def test_explain_shows_the_parameters_before_and_after_the_step(capsys):
-    assert main.main([*SHORT, "--explain", "--hidden", "3", "--no-plot"]) == 0
+    assert main.main([*SHORT, "--explain", "--hidden", "3", "--no-plot", "--l2", "0"]) == 0
     text = capsys.readouterr().out
     before = [line for line in text.splitlines() if line.strip().startswith("before")]
     after = [line for line in text.splitlines() if line.strip().startswith("after")]
     assert len(before) == len(after) == 4
     assert all(b.split("=")[1] != a.split("=")[1] for b, a in zip(before, after, strict=True))
-    # Adam's first step moves every weight by the learning rate: 0.07 here.
+    # Adam's first step moves every weight by the learning rate, 0.07 here, when no weight's
+    # gradient is near epsilon (an L2 penalty alone would give a dead unit's weights one).
     w_before = np.array(before[0].split("[", 2)[2].rstrip("]").split(), dtype=float)
     w_after = np.array(after[0].split("[", 2)[2].rstrip("]").split(), dtype=float)
     np.testing.assert_allclose(np.abs(w_after - w_before), 0.07, atol=1e-3)
