@@ -1,6 +1,8 @@
 """mutation.py: the sample it draws and the table it prints from mutmut's records."""
+import ast
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -384,3 +386,28 @@ def test_a_table_with_nowhere_to_go_is_one_line(records, monkeypatch):
         os.close(read_end)
     assert str(stop.value) == ("mutation.py: the table could not be written: No space left "
                                "on device")
+
+
+def test_every_listed_equivalent_names_a_function_that_is_here():
+    # A renamed, moved or removed function leaves its entries behind in
+    # docs/mutants.md: the table would count nothing for them. (A function that
+    # changed keeps its name but renumbers its mutants: mutation.py's run shows those.)
+    root = Path(mutation.__file__).resolve().parent
+    listed = (root / "docs" / "mutants.md").read_text(encoding="utf-8")
+    names = set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", listed))
+    assert len(names) > 100
+    functions = {}
+    for name in sorted(names):
+        module, _, mangled = name.partition("__mutmut_")[0].rpartition(".")
+        if module not in functions:
+            path = root / (module.replace(".", "/") + ".py")
+            assert path.is_file(), f"{name}: no module {module} ({path.name})"
+            tree = ast.parse(path.read_text("utf-8"))
+            functions[module] = {f"x_{node.name}" for node in tree.body
+                                 if isinstance(node, ast.FunctionDef)}
+            functions[module] |= {f"xǁ{node.name}ǁ{item.name}" for node in tree.body
+                                  if isinstance(node, ast.ClassDef) for item in node.body
+                                  if isinstance(item, ast.FunctionDef)}
+        assert mangled in functions[module], f"{name}: no such function in {module}"
+    # Each mutant is named in full: a shorthand like `_89` is not counted.
+    assert not re.search(r"[\s,(]_\d+\b", listed)
