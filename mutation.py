@@ -1,7 +1,8 @@
 """Mutation testing: how many planted bugs does the test suite catch, per module?
 
-    python mutation.py               # a seeded sample of 100 mutants per module, then the table
-    python mutation.py --sample 0    # every mutant (about a day on two cores)
+    python mutation.py               # 100 mutants per module, then the table (hours)
+    python mutation.py --sample 3    # a first look: 3 per module (about 15 minutes)
+    python mutation.py --sample 0    # every mutant (tens of hours)
     python mutation.py --table       # the table from the verdicts so far, without running anything
 
 mutmut (configured in pyproject.toml) writes a copy of every module into
@@ -10,11 +11,20 @@ tests that call the mutated function; a mutant is killed when one of them
 fails. Every mutant of this project takes seconds (its tests train small
 networks), so by default a seeded random sample of each module's mutants is
 run: 100 per module, all of a smaller module. A module's figure is then an
-estimate, within about 6 points either way (95 %) around 90 %.
+estimate, within about 6 points either way (95 %) around 90 %. A module is
+named as Python imports it: `layers`, `program.cli`. Each run first has
+mutmut write the mutants and map which tests reach which function (about
+10 minutes); the times above are on two cores.
 
 A surviving mutant is either a missing test or an equivalent change, one no
 test can observe. The equivalent ones are listed with their reason in
 docs/mutants.md, and the table counts them apart.
+
+Exit status: 0 the table was printed; 1 it was not, and one line on stderr
+says why (with --table before any run: no mutation run is recorded yet, and
+the command to run first); 2 a flag was wrong; 128 + N stopped by signal N
+(130 Ctrl-C, 143 SIGTERM, 129 SIGHUP; the verdicts so far are kept); 141
+the table's reader went away (`--table | head`).
 """
 import argparse
 import importlib.util
@@ -30,24 +40,42 @@ import sys
 MUTANTS = pathlib.Path("mutants")
 STATS = MUTANTS / "mutmut-stats.json"  # mutmut's map of which tests reach which function
 EQUIVALENTS = pathlib.Path("docs/mutants.md")
+# mutmut writes every mutant, then runs those named: naming the first mutant
+# of each function of the smallest module (program/metrics.py, about 50
+# mutants) makes it write them all, cheaply.
+FIRST = "program.metrics.*__mutmut_1"
+NOT_YET = ("mutation.py: no mutation run is recorded here yet (no records in mutants/): run "
+           "`python mutation.py` first (a few hours on two cores; `--sample 3` for a first "
+           "look, about 15 minutes), then --table")
 
 
 def all_mutants():
-    """{module: [mutant names]} from mutmut's records in mutants/*.py.meta."""
+    """{module: [mutant names]} from mutmut's records, mutants/<source path>.meta.
+
+    A module is named as Python imports it and as mutmut names its mutants
+    (program/cli.py is ``program.cli``). A record whose source file is no
+    longer here (moved or removed since mutmut wrote it) is left out, as
+    mutmut leaves it out; so is a module without mutants (an ``__init__.py``
+    without functions).
+    """
     names = {}
-    for meta in sorted(MUTANTS.glob("*.py.meta")):
-        module = meta.name.removesuffix(".py.meta")
+    for meta in MUTANTS.rglob("*.py.meta"):
+        source = meta.relative_to(MUTANTS).with_suffix("")  # program/cli.py
+        if not source.is_file():
+            continue
+        module = ".".join(source.with_suffix("").parts).removesuffix(".__init__")
         try:
             codes = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
             if not isinstance(codes, dict):
                 raise TypeError
-            names[module] = sorted(codes)
         except OSError as error:
             sys.exit(f"mutation.py: {meta} cannot be read: {error.strerror}")
         except (ValueError, KeyError, TypeError):  # UnicodeDecodeError is a ValueError
             sys.exit(f"mutation.py: {meta} is damaged (an interrupted run?): "
                      f"remove mutants/ and run again")
-    return names
+        if codes:
+            names[module] = sorted(codes)
+    return dict(sorted(names.items()))
 
 
 def sample(names, size, seed):
@@ -83,14 +111,16 @@ def equivalents():
 
 def table(chosen, status, equivalent):
     """One row per module: killed counts timeouts, as mutmut does (the test did not pass)."""
-    rows = ["module       mutants  killed  equivalent  survived  not run  killed of the rest"]
+    width = max(12, *map(len, chosen))  # program.experiment is 18 characters
+    rows = [f"{'module':<{width}} mutants  killed  equivalent  survived  not run  "
+            f"killed of the rest"]
     for module, keys in chosen.items():
         found = [_verdict(status.get(key, "not checked"), key in equivalent) for key in keys]
         killed, equal, not_run = (found.count(k) for k in ("killed", "equivalent", "not run"))
         survived = found.count("survived")
         rest = len(keys) - equal - not_run
         share = f"{100 * killed / rest:5.1f} %" if rest else "    -"
-        rows.append(f"{module:<12} {len(keys):7d} {killed:7d} {equal:11d} {survived:9d} "
+        rows.append(f"{module:<{width}} {len(keys):7d} {killed:7d} {equal:11d} {survived:9d} "
                     f"{not_run:8d}  {share}")
     return "\n".join(rows)
 
@@ -104,15 +134,25 @@ def _verdict(status, listed):
     return "equivalent" if listed else "survived"
 
 
-def main(argv=None):
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sample", type=int, default=100,
-                        help="mutants per module, 0 for all (default: 100)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the sample (default: 0)")
+    parser.add_argument("--sample", type=int, default=100, metavar="N",
+                        help="mutants drawn from each module, all of a module with fewer; "
+                             "0 for every mutant (default: 100)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the draw: the same --sample and --seed give the same "
+                             "mutants, so a later run or --table finds their verdicts "
+                             "(default: 0)")
     parser.add_argument("--table", action="store_true",
-                        help="only print the table of the sample that --sample and --seed "
-                             "choose, from the verdicts recorded so far")
+                        help="run nothing: print the table of the mutants that --sample and "
+                             "--seed draw, from the verdicts recorded in mutants/ so far "
+                             "(status 1 and what to run first if there are none)")
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.sample < 0:
         parser.error(f"--sample must be 0 or more, got {args.sample}")
@@ -122,12 +162,13 @@ def main(argv=None):
         # stale, and a mutant would not meet a test that now reaches it. Without
         # the map, mutmut draws it afresh (minutes); its verdicts are kept apart.
         STATS.unlink(missing_ok=True)
-        # mutmut writes every mutant, then runs those named: naming the first
-        # mutants of the smallest module makes it write them all, cheaply.
-        mutmut("run", "metrics.*__mutmut_1")
+        mutmut("run", FIRST)
     names = all_mutants()
     if not names:
-        sys.exit("mutation.py: no mutants/ here yet; run it without --table first")
+        if args.table:
+            sys.exit(NOT_YET)
+        sys.exit("mutation.py: mutmut ran but wrote no records in mutants/: "
+                 "check [tool.mutmut] source_paths in pyproject.toml")
     chosen = sample(names, args.sample, args.seed)
     if not args.table:
         # A kill stands until its function changes (mutmut's own rule, so

@@ -1,7 +1,12 @@
 """mutation.py: the sample it draws and the table it prints from mutmut's records."""
+import ast
 import json
 import os
+import re
+import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,26 +16,31 @@ import mutation
 
 @pytest.fixture
 def records(tmp_path, monkeypatch):
-    """A mutants/ folder with mutmut's records of two modules, and an equivalents list."""
+    """mutmut's records of a module at the root and one in a package, and an equivalents list.
+
+    As mutmut writes them: mutants/<source path>.meta, the mutants named
+    after the module as Python imports it.
+    """
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "mutants").mkdir()
-    for module, count in (("big", 30), ("small", 4)):
+    (tmp_path / "mutants" / "program").mkdir(parents=True)
+    (tmp_path / "program").mkdir()
+    for module, path, count in (("big", "big.py", 30), ("program.small", "program/small.py", 4)):
+        (tmp_path / path).write_text("def f():\n    return 1\n")
         codes = {f"{module}.x_f__mutmut_{i}": None for i in range(1, count + 1)}
-        (tmp_path / "mutants" / f"{module}.py.meta").write_text(
-            json.dumps({"exit_code_by_key": codes}))
+        (tmp_path / "mutants" / f"{path}.meta").write_text(json.dumps({"exit_code_by_key": codes}))
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "mutants.md").write_text(
-        "- `small.x_f__mutmut_4`: an axis of length one\n")
+        "- `program.small.x_f__mutmut_4`: an axis of length one\n")
     return tmp_path
 
 
 def test_the_sample_is_reproducible_and_takes_all_of_a_small_module(records):
     names = mutation.all_mutants()
-    assert sorted(names) == ["big", "small"] and len(names["big"]) == 30
+    assert sorted(names) == ["big", "program.small"] and len(names["big"]) == 30
     first, again = mutation.sample(names, 10, seed=0), mutation.sample(names, 10, seed=0)
     assert first == again
     assert len(first["big"]) == 10 and set(first["big"]) <= set(names["big"])
-    assert first["small"] == names["small"]
+    assert first["program.small"] == names["program.small"]
     assert mutation.sample(names, 10, seed=1)["big"] != first["big"]
     assert mutation.sample(names, 0, seed=0) == names
 
@@ -44,26 +54,72 @@ def test_a_change_in_one_module_leaves_the_sample_of_the_others(records):
 
 
 def test_the_table_counts_equivalents_apart_and_timeouts_as_killed(records):
-    chosen = {"small": mutation.all_mutants()["small"]}
-    status = {"small.x_f__mutmut_1": "killed", "small.x_f__mutmut_2": "timeout",
-              "small.x_f__mutmut_3": "survived", "small.x_f__mutmut_4": "survived"}
-    assert mutation.equivalents() == {"small.x_f__mutmut_4"}
+    chosen = {"program.small": mutation.all_mutants()["program.small"]}
+    status = {"program.small.x_f__mutmut_1": "killed", "program.small.x_f__mutmut_2": "timeout",
+              "program.small.x_f__mutmut_3": "survived", "program.small.x_f__mutmut_4": "survived"}
+    assert mutation.equivalents() == {"program.small.x_f__mutmut_4"}
     row = mutation.table(chosen, status, mutation.equivalents()).splitlines()[1]
     # 4 mutants: 2 killed, 1 equivalent, 1 survived, 0 not run: 2 of the other 3 killed
-    assert row.split() == ["small", "4", "2", "1", "1", "0", "66.7", "%"]
+    assert row.split() == ["program.small", "4", "2", "1", "1", "0", "66.7", "%"]
 
 
 def test_a_mutant_not_yet_run_is_counted_apart(records):
-    chosen = {"small": mutation.all_mutants()["small"]}
-    row = mutation.table(chosen, {"small.x_f__mutmut_1": "killed"}, set()).splitlines()[1]
-    assert row.split() == ["small", "4", "1", "0", "0", "3", "100.0", "%"]
+    chosen = {"program.small": mutation.all_mutants()["program.small"]}
+    row = mutation.table(chosen, {"program.small.x_f__mutmut_1": "killed"}, set()).splitlines()[1]
+    assert row.split() == ["program.small", "4", "1", "0", "0", "3", "100.0", "%"]
 
 
-def test_table_alone_without_records_says_what_to_do(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
+def test_table_in_a_fresh_clone_says_what_to_run_first(tmp_path):
+    # A fresh clone has no mutants/: one line saying so and the command to run, status 1.
+    shutil.copy(mutation.__file__, tmp_path / "mutation.py")
+    done = subprocess.run([sys.executable, "mutation.py", "--table"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == mutation.NOT_YET + "\n"
+    assert "no mutation run is recorded here yet" in done.stderr
+    assert "run `python mutation.py` first" in done.stderr
+
+
+def test_table_with_only_records_of_files_no_longer_here_says_what_to_run_first(records):
+    # A mutants/ from before the modules moved into program/ holds nothing of today's.
+    for meta in (records / "mutants").rglob("*.py.meta"):
+        meta.rename(meta.with_name("old_" + meta.name))
     with pytest.raises(SystemExit) as stop:
         mutation.main(["--table"])
-    assert str(stop.value) == "mutation.py: no mutants/ here yet; run it without --table first"
+    assert stop.value.code == mutation.NOT_YET
+
+
+def test_records_of_a_file_no_longer_here_and_of_a_module_without_mutants_are_left_out(records):
+    # Before the layout change program/small.py was small.py: mutmut leaves its record.
+    (records / "mutants" / "small.py.meta").write_text(
+        json.dumps({"exit_code_by_key": {"small.x_f__mutmut_1": None}}))
+    (records / "program" / "__init__.py").write_text('"""A package without functions."""\n')
+    (records / "mutants" / "program" / "__init__.py.meta").write_text(
+        json.dumps({"exit_code_by_key": {}}))
+    assert list(mutation.all_mutants()) == ["big", "program.small"]
+
+
+def test_the_columns_line_up_under_a_long_module_name():
+    chosen = {"big": ["big.x_f__mutmut_1"],
+              "program.experiment": ["program.experiment.x_f__mutmut_1"]}
+    header, *rows = mutation.table(chosen, {}, set()).splitlines()
+    for column in ("mutants", "killed", "not run"):
+        end = header.index(column) + len(column)  # numbers are right-aligned under it
+        assert all(row[end - 1].isdigit() and row[end:end + 1] in (" ", "") for row in rows)
+
+
+def test_the_first_run_names_mutants_of_a_module_that_is_here():
+    # mutmut refuses a run whose names match no mutant: the module must exist.
+    module = mutation.FIRST.removesuffix(".*__mutmut_1")
+    root = Path(mutation.__file__).resolve().parent
+    assert (root / (module.replace(".", "/") + ".py")).is_file()
+
+
+def test_help_explains_every_flag_and_the_exit_statuses():
+    parser = mutation.build_parser()
+    assert all(action.help for action in parser._actions)
+    text = parser.format_help()
+    assert "Exit status: 0 the table was printed; 1" in text and "--sample 3" in text
 
 
 def test_a_missing_mutmut_is_one_line(monkeypatch):
@@ -83,12 +139,12 @@ def test_a_damaged_record_is_one_line(records):
 
 
 def test_a_listed_equivalent_counts_as_such_only_once_it_has_survived(records):
-    chosen = {"small": mutation.all_mutants()["small"]}
-    listed = {"small.x_f__mutmut_3", "small.x_f__mutmut_4"}
-    status = {"small.x_f__mutmut_1": "killed", "small.x_f__mutmut_3": "killed"}
+    chosen = {"program.small": mutation.all_mutants()["program.small"]}
+    listed = {"program.small.x_f__mutmut_3", "program.small.x_f__mutmut_4"}
+    status = {"program.small.x_f__mutmut_1": "killed", "program.small.x_f__mutmut_3": "killed"}
     row = mutation.table(chosen, status, listed).splitlines()[1]
     # 3 is killed after all, 4 has not run yet: neither is counted as equivalent
-    assert row.split() == ["small", "4", "2", "0", "0", "2", "100.0", "%"]
+    assert row.split() == ["program.small", "4", "2", "0", "0", "2", "100.0", "%"]
 
 
 def test_a_run_maps_the_tests_afresh_and_runs_again_all_but_the_kills(records, monkeypatch,
@@ -99,15 +155,15 @@ def test_a_run_maps_the_tests_afresh_and_runs_again_all_but_the_kills(records, m
 
     def mutmut(*args, capture=False):
         calls.append((args, stats.exists()))
-        return "    small.x_f__mutmut_1: killed\n" if args[0] == "results" else ""
+        return "    program.small.x_f__mutmut_1: killed\n" if args[0] == "results" else ""
 
     monkeypatch.setattr(mutation, "mutmut", mutmut)
     mutation.main(["--sample", "0"])
     # The stale map of tests to functions is gone before mutmut first runs.
-    assert calls[0] == (("run", "metrics.*__mutmut_1"), False)
+    assert calls[0] == (("run", "program.metrics.*__mutmut_1"), False)
     again = [args for args, _ in calls if args[0] == "run"][1]
-    assert "small.x_f__mutmut_1" not in again
-    assert {"small.x_f__mutmut_2", "big.x_f__mutmut_30"} <= set(again)
+    assert "program.small.x_f__mutmut_1" not in again
+    assert {"program.small.x_f__mutmut_2", "big.x_f__mutmut_30"} <= set(again)
     assert capsys.readouterr().out.splitlines()[0].startswith("module ")
 
 
@@ -330,3 +386,28 @@ def test_a_table_with_nowhere_to_go_is_one_line(records, monkeypatch):
         os.close(read_end)
     assert str(stop.value) == ("mutation.py: the table could not be written: No space left "
                                "on device")
+
+
+def test_every_listed_equivalent_names_a_function_that_is_here():
+    # A renamed, moved or removed function leaves its entries behind in
+    # docs/mutants.md: the table would count nothing for them. (A function that
+    # changed keeps its name but renumbers its mutants: mutation.py's run shows those.)
+    root = Path(mutation.__file__).resolve().parent
+    listed = (root / "docs" / "mutants.md").read_text(encoding="utf-8")
+    names = set(re.findall(r"`([\w.ǁ]+__mutmut_\d+)`", listed))
+    assert len(names) > 100
+    functions = {}
+    for name in sorted(names):
+        module, _, mangled = name.partition("__mutmut_")[0].rpartition(".")
+        if module not in functions:
+            path = root / (module.replace(".", "/") + ".py")
+            assert path.is_file(), f"{name}: no module {module} ({path.name})"
+            tree = ast.parse(path.read_text("utf-8"))
+            functions[module] = {f"x_{node.name}" for node in tree.body
+                                 if isinstance(node, ast.FunctionDef)}
+            functions[module] |= {f"xǁ{node.name}ǁ{item.name}" for node in tree.body
+                                  if isinstance(node, ast.ClassDef) for item in node.body
+                                  if isinstance(item, ast.FunctionDef)}
+        assert mangled in functions[module], f"{name}: no such function in {module}"
+    # Each mutant is named in full: a shorthand like `_89` is not counted.
+    assert not re.search(r"[\s,(]_\d+\b", listed)
