@@ -247,7 +247,7 @@ def test_the_default_run_is_held_to_what_the_defaults_promise():
     default = [row for row in ROWS if normalised(row.command) == ()]
     bounds = {(row.figure, row.expected) for row in default}
     assert ("validation accuracy", "at least 0.84") in bounds
-    assert ("final / lowest validation loss", "at most 1.2") in bounds
+    assert ("final / lowest validation loss", "at most 1.25") in bounds
     assert {"training accuracy", "validation loss", "lowest validation loss"} <= {
         row.figure for row in default if row.value is not None}
 
