@@ -2,9 +2,10 @@
 
     python main.py --optimizer adam --log-level DEBUG
 
-The entry point: ``cli.py`` parses and resolves the flags, ``experiment.py``
-runs them; here logging is set up, signals are caught for the whole run
-(``interrupts.py``), and a closed output pipe ends the run quietly.
+The entry point: ``program/cli.py`` parses and resolves the flags,
+``program/experiment.py`` runs them; here logging is set up, signals are
+caught for the whole run (``program/interrupts.py``), and a closed output
+pipe ends the run quietly.
 Exit status: 0 done, 1 training diverged or the gradient check failed,
 2 bad input, 3 an output could not be written, 130 Ctrl-C, 141 a closed
 pipe, 143 SIGTERM.

@@ -136,11 +136,15 @@ def _registry_tables():
     """The registry's tables, parts registered at run time included, for the workers."""
     tables = {name: table for name, table in vars(registry).items()
               if name.isupper() and isinstance(table, dict)}
-    try:
-        pickle.dumps(tables)
-    except (pickle.PicklingError, AttributeError, TypeError) as error:
-        raise cli.UsageError(f"argument --jobs: a part registered at run time cannot be sent "
-                             f"to another process ({error}); use --jobs 1") from None
+    for table in tables.values():
+        for key, entry in table.items():
+            try:
+                pickle.dumps(entry)
+            except (pickle.PicklingError, AttributeError, TypeError) as error:
+                raise cli.UsageError(
+                    f"argument --jobs: the part {key!r}, registered at run time, cannot be "
+                    f"sent to another process ({error}); build it with a function defined "
+                    "with def at the top of its module, not a lambda, or use --jobs 1") from None
     return tables
 
 
@@ -655,9 +659,11 @@ def table(cells, grid, seeds):
 def report(cells, grid, seeds, results, runs, axes, seconds, jobs):
     """The sweep's lines on standard output: what was ranked, the table, what did not finish."""
     every = runs[0].config["log_every"]
-    how = (f"{len(runs)} runs in {seconds:.1f} s" + (f", {jobs} at a time" if jobs > 1 else "")
+    logged = "every epoch" if every == 1 else f"every {every} epochs"
+    how = (f"{len(runs)} run{'s' if len(runs) != 1 else ''} in {seconds:.1f} s"
+           + (f", {jobs} at a time" if jobs > 1 else "")
            + f": ranked by the best validation loss (the lowest of the evaluations logged "
-             f"every {every} epochs)")
+             f"{logged})")
     if seeds is not None:
         how += (f"; each the mean over seeds {', '.join(seeds.labels)}, with the lowest and "
                 "highest of them")

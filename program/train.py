@@ -109,7 +109,8 @@ def train(network, optimizer, x, y, x_val, y_val, *, epochs, log_every=100,
                         "try a lower --learning-rate")
                     _log_row(result, row, seen, network, y, x_val, y_val, on_log)
                     break
-                interrupted = stop is not None and stop.requested
+                # A stop asked for during the last epoch finds the run complete.
+                interrupted = stop is not None and stop.requested and epoch < last_epoch
                 if planned_log or interrupted:
                     _log_row(result, row, seen, network, y, x_val, y_val, on_log)
                     if early is not None and early.should_stop(row, network):

@@ -144,9 +144,10 @@ def test_a_runtime_part_that_cannot_reach_a_worker_is_refused_before_training(
     for flags in (["--sweep", "l2=0,1e-4"], ["--optimizer", "all"]):
         assert main.main([*SHORT, *flags, "--jobs", "2"]) == 2
         err = capsys.readouterr().err
-        assert err.startswith("main.py: error: argument --jobs: a part registered at run time "
-                              "cannot be sent to another process (") and err.endswith(
-            "; use --jobs 1\n"), err
+        assert err.startswith("main.py: error: argument --jobs: the part 'mine', registered at "
+                              "run time, cannot be sent to another process (") and err.endswith(
+            "; build it with a function defined with def at the top of its module, not a "
+            "lambda, or use --jobs 1\n"), err
     assert list(tmp_path.iterdir()) == []
 
 

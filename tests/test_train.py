@@ -63,6 +63,24 @@ def test_divergence_is_reported():
         "--learning-rate")
 
 
+class _Stop:
+    requested = now = False
+
+
+def test_a_stop_during_the_last_epoch_leaves_the_run_complete():
+    x, y, xv, yv = problem()
+    stop = _Stop()
+
+    def on_epoch(epoch):
+        stop.requested = epoch >= 9  # asked during epoch 10, the last
+
+    result = train(net(), Adam(0.01), x, y, xv, yv, epochs=10, stop=stop, on_epoch=on_epoch)
+    assert result.status == COMPLETED and result.epochs_done == 10
+    stop.requested = False
+    result = train(net(), Adam(0.01), x, y, xv, yv, epochs=12, stop=stop, on_epoch=on_epoch)
+    assert result.status == INTERRUPTED and result.epochs_done == 10
+
+
 def test_interrupt_inside_an_epoch_keeps_completed_epochs():
     x, y, xv, yv = problem()
     seen = []
