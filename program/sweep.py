@@ -415,8 +415,10 @@ def plan(args):
             figure = args.plot or cli.default_plot(config, "sweep")
         point.config = _run_config(config, args, figure, axes, point)
         experiment._check_inputs_are_not_outputs(point.config)
-        planned.update({f"{flag} ({point.text(axes)})": output
-                        for flag, output in experiment.planned_outputs(point.config).items()})
+        for flag, output in experiment.planned_outputs(point.config).items():
+            if flag == "--metrics" and args.metrics is None:
+                flag = "--plot"  # the run's metrics file is named after the figure
+            planned[f"{flag} ({point.text(axes)})"] = output
         warning = experiment.warmup_warning(point.config, dataset)
         if warning and warning not in warnings:
             warnings.append(warning)
@@ -463,6 +465,8 @@ def run(args, stop):
     for path in [path for entry in entries if isinstance(entry, tuple)
                  for path in entry[0].written] + written:
         print(f"wrote {path}")
+    if figure is not None and not any(cell.finished for cell in cells):
+        print(f"no run finished: {figure} not drawn")
     outcomes = [entry[0] for entry in entries if isinstance(entry, tuple)]
     status = experiment.exit_status(outcomes, stop)
     if status in (cli.EXIT_OK, experiment.EXIT_OUTPUTS) and any(

@@ -387,6 +387,22 @@ def test_a_stop_keeps_the_finished_runs_and_names_the_others(tmp_path, monkeypat
     assert not (tmp_path / "s-l2-0.01.metrics.csv").exists()
 
 
+def test_a_stop_before_any_run_finishes_says_no_figure_was_drawn(tmp_path, monkeypatch,
+                                                                 capsys):
+    original = experiment.run_one
+
+    def run_one(config, dataset, trainee, start, stop, prefix=""):
+        stop.request("SIGINT")  # during the first run
+        return original(config, dataset, trainee, start, stop, prefix)
+
+    monkeypatch.setattr(experiment, "run_one", run_one)
+    plot = tmp_path / "s.png"
+    assert main.main([*TINY, "--sweep", "l2=0,1e-3", "--plot", str(plot)]) == 130
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == f"no run finished: {plot} not drawn"
+    assert not plot.exists()
+
+
 @pytest.mark.slow
 def test_ctrl_c_at_the_terminal_stops_the_workers_and_keeps_the_finished_runs(tmp_path):
     """A real process, --jobs 2, Ctrl-C to its whole process group as a terminal sends it:
@@ -564,3 +580,14 @@ def test_a_run_comes_to_its_status_rows_final_evaluation_and_reason():
 def sweep_result(status, message):
     from program.train import Result as TrainResult
     return TrainResult(rows=rows(1.0, math.nan), status=status, epochs_done=4, message=message)
+
+
+def test_a_metrics_file_named_after_the_figure_is_blamed_on_plot(tmp_path, capsys):
+    # Without --metrics each run's metrics go beside --plot's figure, so --plot is the flag
+    # to change when that place cannot be written.
+    (tmp_path / "afile").write_text("")
+    figure = tmp_path / "afile" / "s.png"
+    assert main.main([*SHORT, "--sweep", "l2=0,5e-4", "--plot", str(figure)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("main.py: error: argument --plot (l2=0): cannot write "), err
+    assert err.count("\n") == 1
