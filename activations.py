@@ -102,16 +102,15 @@ class Softmax:
     every exp() in (0, 1], so logits of any finite size give finite
     probabilities. The backward line is the Jacobian-vector product
     J_i^T G_i with J_i = diag(P_i) - P_i P_i^T, done for all rows at once
-    without forming the (C, C) Jacobians.
+    without forming the (C, C) Jacobians. ``fast.Softmax`` computes the same
+    probabilities faster.
     """
 
     def forward(self, inputs, training=False):
         self.inputs = inputs
-        exp = inputs - _reduce_rows(np.maximum, inputs)
-        np.exp(exp, out=exp)
-        exp /= _reduce_rows(np.add, exp)
-        self.output = exp
-        return exp
+        exp = np.exp(inputs - np.max(inputs, axis=-1, keepdims=True))
+        self.output = exp / np.sum(exp, axis=-1, keepdims=True)
+        return self.output
 
     def backward(self, dvalues):
         p = self.output
@@ -173,18 +172,3 @@ class Linear:
         """The outputs themselves: the predicted values."""
         return outputs
 
-
-def _reduce_rows(ufunc, x):
-    """``ufunc.reduce(x, axis=-1, keepdims=True)`` (row max or row sum), fast for few columns.
-
-    NumPy reduces a short last axis row by row, paying a fixed cost per row;
-    with the handful of classes of a classifier it is quicker to combine
-    whole columns: C - 1 vectorised calls over the batch (2x faster on 300
-    rows of 3 classes, 4x on 3000). Tested equal to ``ufunc.reduce``.
-    """
-    if x.ndim != 2 or not 2 <= x.shape[1] <= 8:
-        return ufunc.reduce(x, axis=-1, keepdims=True)
-    out = ufunc(x[:, :1], x[:, 1:2])
-    for column in range(2, x.shape[1]):
-        ufunc(out, x[:, column:column + 1], out=out)
-    return out

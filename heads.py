@@ -15,6 +15,7 @@ assuming softmax.
 
 import numpy as np
 
+import fast
 from activations import Linear, Sigmoid
 from losses import (
     BinaryCrossentropy,
@@ -76,7 +77,8 @@ class Classes(Head):
     Backward:  dL/dS = (P - onehot(y)) / N
 
     The fused gradient is cheaper than the chained one and never divides by
-    a tiny probability (``losses.SoftmaxCategoricalCrossentropy``).
+    a tiny probability (``losses.SoftmaxCategoricalCrossentropy``). The
+    softmax is ``fast.Softmax``: the same probabilities, in less time.
     """
 
     task = "classes"
@@ -84,6 +86,7 @@ class Classes(Head):
 
     def __init__(self):
         fused = SoftmaxCategoricalCrossentropy()
+        fused.activation = fast.Softmax()
         super().__init__(fused.activation, fused)
 
     def forward(self, scores, y):

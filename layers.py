@@ -12,9 +12,6 @@ from numbers import Integral, Real
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-# The weight initialisations that Dense and Conv2D accept as ``init``.
-INITIALISATIONS = ("normal", "he", "glorot")
-
 
 class Dense:
     """Fully connected layer with optional L1/L2 penalties on its parameters.
@@ -91,120 +88,6 @@ class Dense:
         return self.dinputs
 
 
-def parameter_names(layer):
-    """The names of the arrays an optimizer trains on ``layer``; () for none.
-
-    The parameter protocol: a trainable layer lists its parameter attributes
-    in a class attribute ``parameters`` (Dense: ("weights", "biases")), and
-    after ``backward`` the gradient of each is the attribute "d" + name
-    (``dweights``). ``decayed`` lists those that weight decay shrinks (the
-    weights, never the biases) and ``state`` the arrays that are saved and
-    restored but not trained (BatchNorm's running statistics). Generic code,
-    the optimizers, the gradient check and the checkpoint, reads these and
-    never asks which kind of layer it holds. A layer that declares nothing
-    but has ``weights`` (a layer written as the book writes them) is taken
-    to train ``weights`` and ``biases``.
-    """
-    declared = getattr(layer, "parameters", None)
-    if isinstance(declared, (tuple, list)):
-        return tuple(declared)
-    return ("weights", "biases") if hasattr(layer, "weights") else ()
-
-
-def decayed_names(layer):
-    """The parameters of ``layer`` that weight decay applies to (its weights)."""
-    declared = getattr(layer, "decayed", None)
-    if isinstance(declared, (tuple, list)):
-        return tuple(declared)
-    return tuple(name for name in parameter_names(layer) if name == "weights")
-
-
-def state_names(layer):
-    """The arrays of ``layer`` saved and restored with it but not trained; () for none."""
-    declared = getattr(layer, "state", None)
-    return tuple(declared) if isinstance(declared, (tuple, list)) else ()
-
-
-def _non_negative(name, value):
-    """``value`` as a float if it is a finite number >= 0, else a ValueError naming it."""
-    if (not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value)
-            or value < 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _whole_number(where, name, value, minimum=1):
-    """``value`` if it is a whole number >= ``minimum``, else a ValueError naming it."""
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{where}: {name} must be a whole number >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _set_regularisers(layer, weight_l1, weight_l2, bias_l1, bias_l2):
-    """Check and store the four penalty strengths under the names ``losses`` reads."""
-    layer.weight_regularizer_l1 = _non_negative("weight_regularizer_l1", weight_l1)
-    layer.weight_regularizer_l2 = _non_negative("weight_regularizer_l2", weight_l2)
-    layer.bias_regularizer_l1 = _non_negative("bias_regularizer_l1", bias_l1)
-    layer.bias_regularizer_l2 = _non_negative("bias_regularizer_l2", bias_l2)
-
-
-def _add_penalty_gradients(layer):
-    """Add l1 sign(W) + 2 l2 W to ``dweights``, and likewise for the biases, in place."""
-    if layer.weight_regularizer_l1:
-        layer.dweights += layer.weight_regularizer_l1 * np.sign(layer.weights)
-    if layer.weight_regularizer_l2:
-        layer.dweights += 2 * layer.weight_regularizer_l2 * layer.weights
-    if layer.bias_regularizer_l1:
-        layer.dbiases += layer.bias_regularizer_l1 * np.sign(layer.biases)
-    if layer.bias_regularizer_l2:
-        layer.dbiases += 2 * layer.bias_regularizer_l2 * layer.biases
-
-
-def _known_init(init):
-    """``init`` if it names an initialisation, else a ValueError naming it."""
-    if not isinstance(init, str) or init not in INITIALISATIONS:
-        raise ValueError(f"init must be one of {', '.join(map(repr, INITIALISATIONS))}, "
-                         f"got {init!r}")
-    return init
-
-
-def _initial_weights(init, shape, fan_in, fan_out, weight_scale, rng, dtype):
-    """Starting weights of ``shape`` for Dense and Conv2D, drawn from ``rng``.
-
-    normal:  weight_scale * N(0, 1)          the book's setting
-    he:      N(0, 2 / fan_in)                He et al. 2015, for ReLU networks
-    glorot:  U(-a, a), a = sqrt(6 / (fan_in + fan_out))      Glorot & Bengio 2010
-
-    fan_in and fan_out count the inputs and outputs of one neuron: n_in and
-    n_out for Dense, in_channels k^2 and out_channels k^2 for Conv2D.
-    Drawn in float64 and then cast, so a float32 layer starts from the same
-    numbers (rounded) as a float64 one.
-    """
-    if init == "normal":
-        weights = weight_scale * rng.standard_normal(shape)
-    elif init == "he":
-        weights = math.sqrt(2 / fan_in) * rng.standard_normal(shape)
-    else:
-        limit = math.sqrt(6 / (fan_in + fan_out))
-        weights = rng.uniform(-limit, limit, shape)
-    return weights.astype(dtype)
-
-
-def _shifted(array, u, v, stride, out_h, out_w, axes=(2, 3)):
-    """The entries of ``array`` at offset (u, v) of every window, as a view.
-
-    Window (i, j) starts at row i * stride and column j * stride along
-    ``axes``; the view holds entry (i * stride + u, j * stride + v) at (i, j),
-    so it has out_h x out_w entries along those axes. Writing to the view
-    writes into ``array``.
-    """
-    rows = slice(u, u + stride * (out_h - 1) + 1, stride)
-    cols = slice(v, v + stride * (out_w - 1) + 1, stride)
-    index = [slice(None)] * array.ndim
-    index[axes[0]], index[axes[1]] = rows, cols
-    return array[tuple(index)]
-
-
 class Dropout:
     """Inverted dropout: each unit is dropped with probability ``rate``.
 
@@ -213,7 +96,9 @@ class Dropout:
     Inference: Y = X
 
     Scaling the kept units by 1 / (1 - rate) keeps E[Y] = X, so nothing needs
-    rescaling at inference. A new mask is drawn on every training forward.
+    rescaling at inference. A new mask is drawn on every training forward,
+    from ``rng`` (a ``numpy.random.Generator``; ``default_rng(0)`` when
+    omitted). ``fast.Dropout`` draws the same masks faster.
     """
 
     def __init__(self, rate, *, rng=None):
@@ -232,8 +117,8 @@ class Dropout:
             self.output = inputs
             return inputs
         keep = 1.0 - self.rate
-        self.mask = np.multiply(bernoulli(self.rng, inputs.shape, keep), 1 / keep,
-                                dtype=inputs.dtype)
+        kept = self.bernoulli(inputs.shape, keep)
+        self.mask = np.divide(kept, keep, dtype=inputs.dtype)
         self.output = inputs * self.mask
         return self.output
 
@@ -241,19 +126,13 @@ class Dropout:
         self.dinputs = dvalues if self.mask is None else dvalues * self.mask
         return self.dinputs
 
+    def bernoulli(self, shape, p):
+        """B ~ Bernoulli(p) of ``shape``, as booleans: B = [U < p], U ~ uniform[0, 1).
 
-def bernoulli(rng, shape, p):
-    """Booleans of ``shape``, each True with probability ``p``: [U < p], U ~ uniform[0, 1).
-
-    U is drawn as u / 2^32 with u 32 random bits, so U < p is u < p 2^32 and
-    no float is needed: the generator's raw 64-bit outputs, each cut into
-    two 32-bit u, come 1.5x faster than float32 uniforms (a dropout mask of
-    3000 x 64: 0.39 ms against 0.57 ms), and dropout draws one every step.
-    Tested equal to comparing u / 2^32 < p; p is exact to 2^-32.
-    """
-    n = math.prod(shape)
-    u = rng.bit_generator.random_raw((n + 1) // 2).view(np.uint32)[:n].reshape(shape)
-    return u < np.uint32(min(round(p * 2**32), 2**32 - 1))
+        U is drawn in float32: its 24 random bits give p to 2^-24, and one
+        64-bit draw of the generator makes two of them.
+        """
+        return self.rng.random(shape, dtype=np.float32) < p
 
 
 class Conv2D:
@@ -456,26 +335,6 @@ class MaxPool2D:
         return self.dinputs
 
 
-def _route_to_maxima(dvalues, argmax, inputs, size, stride, *, disjoint):
-    """MaxPool2D's dX: each window's gradient at its argmax, zero elsewhere.
-
-    Windows that overlap (stride < size) can send gradient to the same
-    entry, so each offset adds its share. When they are ``disjoint`` every
-    entry belongs to at most one window and the share is written instead of
-    added: 2.2 ms against 3.3 on the first pool of workload E, and tested
-    equal. ``dX`` has the memory order of ``inputs`` (``zeros_like``).
-    """
-    out_h, out_w = dvalues.shape[2:]
-    dinputs = np.zeros_like(inputs, dtype=dvalues.dtype)
-    for index in range(size * size):
-        target = _shifted(dinputs, index // size, index % size, stride, out_h, out_w)
-        if disjoint:
-            np.multiply(dvalues, argmax == index, out=target)
-        else:
-            target += dvalues * (argmax == index)
-    return dinputs
-
-
 class Flatten:
     """Each sample's array as one row, for a Dense layer after convolutions.
 
@@ -633,3 +492,146 @@ class BatchNorm:
         self.dinputs = (scale / m) * (m * dvalues - self.dbeta.reshape(self.column)
                                       - self.x_hat * self.dgamma.reshape(self.column))
         return self.dinputs
+
+
+# The parameter protocol: how generic code finds the arrays of any layer.
+
+
+def parameter_names(layer):
+    """The names of the arrays an optimizer trains on ``layer``; () for none.
+
+    The parameter protocol: a trainable layer lists its parameter attributes
+    in a class attribute ``parameters`` (Dense: ("weights", "biases")), and
+    after ``backward`` the gradient of each is the attribute "d" + name
+    (``dweights``). ``decayed`` lists those that weight decay shrinks (the
+    weights, never the biases) and ``state`` the arrays that are saved and
+    restored but not trained (BatchNorm's running statistics). Generic code,
+    the optimizers, the gradient check and the checkpoint, reads these and
+    never asks which kind of layer it holds. A layer that declares nothing
+    but has ``weights`` (a layer written as the book writes them) is taken
+    to train ``weights`` and ``biases``.
+    """
+    declared = getattr(layer, "parameters", None)
+    if isinstance(declared, (tuple, list)):
+        return tuple(declared)
+    return ("weights", "biases") if hasattr(layer, "weights") else ()
+
+
+def decayed_names(layer):
+    """The parameters of ``layer`` that weight decay applies to (its weights)."""
+    declared = getattr(layer, "decayed", None)
+    if isinstance(declared, (tuple, list)):
+        return tuple(declared)
+    return tuple(name for name in parameter_names(layer) if name == "weights")
+
+
+def state_names(layer):
+    """The arrays of ``layer`` saved and restored with it but not trained; () for none."""
+    declared = getattr(layer, "state", None)
+    return tuple(declared) if isinstance(declared, (tuple, list)) else ()
+
+
+# Helpers of the classes above.
+
+# The weight initialisations that Dense and Conv2D accept as ``init``.
+INITIALISATIONS = ("normal", "he", "glorot")
+
+
+def _non_negative(name, value):
+    """``value`` as a float if it is a finite number >= 0, else a ValueError naming it."""
+    if (not isinstance(value, Real) or isinstance(value, bool) or not math.isfinite(value)
+            or value < 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _whole_number(where, name, value, minimum=1):
+    """``value`` if it is a whole number >= ``minimum``, else a ValueError naming it."""
+    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{where}: {name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _set_regularisers(layer, weight_l1, weight_l2, bias_l1, bias_l2):
+    """Check and store the four penalty strengths under the names ``losses`` reads."""
+    layer.weight_regularizer_l1 = _non_negative("weight_regularizer_l1", weight_l1)
+    layer.weight_regularizer_l2 = _non_negative("weight_regularizer_l2", weight_l2)
+    layer.bias_regularizer_l1 = _non_negative("bias_regularizer_l1", bias_l1)
+    layer.bias_regularizer_l2 = _non_negative("bias_regularizer_l2", bias_l2)
+
+
+def _add_penalty_gradients(layer):
+    """Add l1 sign(W) + 2 l2 W to ``dweights``, and likewise for the biases, in place."""
+    if layer.weight_regularizer_l1:
+        layer.dweights += layer.weight_regularizer_l1 * np.sign(layer.weights)
+    if layer.weight_regularizer_l2:
+        layer.dweights += 2 * layer.weight_regularizer_l2 * layer.weights
+    if layer.bias_regularizer_l1:
+        layer.dbiases += layer.bias_regularizer_l1 * np.sign(layer.biases)
+    if layer.bias_regularizer_l2:
+        layer.dbiases += 2 * layer.bias_regularizer_l2 * layer.biases
+
+
+def _known_init(init):
+    """``init`` if it names an initialisation, else a ValueError naming it."""
+    if not isinstance(init, str) or init not in INITIALISATIONS:
+        raise ValueError(f"init must be one of {', '.join(map(repr, INITIALISATIONS))}, "
+                         f"got {init!r}")
+    return init
+
+
+def _initial_weights(init, shape, fan_in, fan_out, weight_scale, rng, dtype):
+    """Starting weights of ``shape`` for Dense and Conv2D, drawn from ``rng``.
+
+    normal:  weight_scale * N(0, 1)          the book's setting
+    he:      N(0, 2 / fan_in)                He et al. 2015, for ReLU networks
+    glorot:  U(-a, a), a = sqrt(6 / (fan_in + fan_out))      Glorot & Bengio 2010
+
+    fan_in and fan_out count the inputs and outputs of one neuron: n_in and
+    n_out for Dense, in_channels k^2 and out_channels k^2 for Conv2D.
+    Drawn in float64 and then cast, so a float32 layer starts from the same
+    numbers (rounded) as a float64 one.
+    """
+    if init == "normal":
+        weights = weight_scale * rng.standard_normal(shape)
+    elif init == "he":
+        weights = math.sqrt(2 / fan_in) * rng.standard_normal(shape)
+    else:
+        limit = math.sqrt(6 / (fan_in + fan_out))
+        weights = rng.uniform(-limit, limit, shape)
+    return weights.astype(dtype)
+
+
+def _shifted(array, u, v, stride, out_h, out_w, axes=(2, 3)):
+    """The entries of ``array`` at offset (u, v) of every window, as a view.
+
+    Window (i, j) starts at row i * stride and column j * stride along
+    ``axes``; the view holds entry (i * stride + u, j * stride + v) at (i, j),
+    so it has out_h x out_w entries along those axes. Writing to the view
+    writes into ``array``.
+    """
+    rows = slice(u, u + stride * (out_h - 1) + 1, stride)
+    cols = slice(v, v + stride * (out_w - 1) + 1, stride)
+    index = [slice(None)] * array.ndim
+    index[axes[0]], index[axes[1]] = rows, cols
+    return array[tuple(index)]
+
+
+def _route_to_maxima(dvalues, argmax, inputs, size, stride, *, disjoint):
+    """MaxPool2D's dX: each window's gradient at its argmax, zero elsewhere.
+
+    Windows that overlap (stride < size) can send gradient to the same
+    entry, so each offset adds its share. When they are ``disjoint`` every
+    entry belongs to at most one window and the share is written instead of
+    added: 2.2 ms against 3.3 on the first pool of workload E, and tested
+    equal. ``dX`` has the memory order of ``inputs`` (``zeros_like``).
+    """
+    out_h, out_w = dvalues.shape[2:]
+    dinputs = np.zeros_like(inputs, dtype=dvalues.dtype)
+    for index in range(size * size):
+        target = _shifted(dinputs, index // size, index % size, stride, out_h, out_w)
+        if disjoint:
+            np.multiply(dvalues, argmax == index, out=target)
+        else:
+            target += dvalues * (argmax == index)
+    return dinputs

@@ -17,41 +17,15 @@ EPS = 1e-7
 
 
 class Loss:
-    """The mean of the per-sample losses, shared by every loss below."""
+    """The mean loss L = (1/N) sum_i l_i of the per-sample losses l_i of ``forward``.
+
+    Shared by every loss below: ``calculate`` returns L as a Python float.
+    """
 
     def calculate(self, y_pred, y_true):
         """L = (1/N) sum_i l_i, as a Python float."""
         losses = self.forward(y_pred, y_true)
         return float(losses.sum()) / len(losses)
-
-
-def _class_indices(y_true, n_samples, n_classes):
-    """Validate class labels and return them as integer indices of shape (N,)."""
-    y_true = np.asarray(y_true)
-    if y_true.ndim == 1:
-        if y_true.shape[0] != n_samples:
-            raise ValueError(f"y_true has {y_true.shape[0]} labels for {n_samples} samples")
-        if y_true.dtype.kind not in "iu":  # signed or unsigned integers
-            raise ValueError(f"class indices must be integers, got dtype {y_true.dtype}")
-        if n_samples:
-            low, high = y_true.min(), y_true.max()
-            bad = low if low < 0 else high if high >= n_classes else None
-            if bad is not None:
-                raise ValueError(f"label {bad} is out of range for {n_classes} classes")
-        return y_true
-    if y_true.ndim == 2:
-        if y_true.shape != (n_samples, n_classes):
-            raise ValueError(f"one-hot y_true must have shape {(n_samples, n_classes)}, "
-                             f"got {y_true.shape}")
-        if not (np.isin(y_true, (0, 1)).all() and (y_true.sum(axis=1) == 1).all()):
-            raise ValueError("one-hot y_true must hold a single 1 in each row and 0 elsewhere")
-        return y_true.argmax(axis=1)
-    raise ValueError(f"y_true must have shape (N,) or (N, C), got {y_true.shape}")
-
-
-def _check_scores(y_pred):
-    if y_pred.ndim != 2:
-        raise ValueError(f"predictions must have shape (N, C), got {y_pred.shape}")
 
 
 class CategoricalCrossentropy(Loss):
@@ -94,12 +68,10 @@ class SoftmaxCategoricalCrossentropy:
 
     def __init__(self):
         self.activation = Softmax()
-        self._checked = None  # (labels as given to forward, their class indices)
 
     def forward(self, inputs, y_true):
         _check_scores(inputs)
         y = _class_indices(y_true, *inputs.shape)
-        self._checked = (y_true, y)
         self.output = self.activation.forward(inputs)
         losses = _sample_losses(self.output, y)
         return float(losses.sum()) / len(losses)
@@ -107,38 +79,11 @@ class SoftmaxCategoricalCrossentropy:
     def backward(self, dvalues, y_true):
         _check_scores(dvalues)
         n = dvalues.shape[0]
-        # Training calls backward with the very labels forward just checked:
-        # checking them again would cost 5% of a step of the book's network.
-        if (self._checked is not None and self._checked[0] is y_true
-                and dvalues.shape == self.output.shape):
-            y = self._checked[1]
-        else:
-            y = _class_indices(y_true, n, dvalues.shape[1])
+        y = _class_indices(y_true, n, dvalues.shape[1])
         self.dinputs = dvalues.copy()
         self.dinputs[np.arange(n), y] -= 1
         self.dinputs /= n
         return self.dinputs
-
-
-def _sample_losses(probabilities, y):
-    """-log(clip(P_i,y_i)) for validated class indices y."""
-    return -np.log(probabilities[np.arange(len(y)), y].clip(EPS, 1 - EPS))
-
-
-def _targets(y_pred, y_true):
-    """``y_true`` as an array of ``y_pred``'s shape (N, k), in its dtype.
-
-    A (N,) y_true is read as a column when k = 1; any other mismatch is a
-    ValueError naming both shapes.
-    """
-    y_true = np.asarray(y_true)
-    if y_pred.ndim == 2 and y_pred.shape[1] == 1 and y_true.shape == y_pred.shape[:1]:
-        y_true = y_true.reshape(-1, 1)
-    if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
-        raise ValueError(f"y_pred of shape {y_pred.shape} and y_true of shape "
-                         f"{y_true.shape} do not match: both must be (N, k), or y_true "
-                         "(N,) when k = 1")
-    return y_true.astype(y_pred.dtype, copy=False)
 
 
 class BinaryCrossentropy(Loss):
@@ -230,3 +175,56 @@ def regularization_loss(layer):
         if l2:
             total += l2 * float((values * values).sum())
     return total
+
+
+# Helpers of the losses above.
+
+
+def _class_indices(y_true, n_samples, n_classes):
+    """Validate class labels and return them as integer indices of shape (N,)."""
+    y_true = np.asarray(y_true)
+    if y_true.ndim == 1:
+        if y_true.shape[0] != n_samples:
+            raise ValueError(f"y_true has {y_true.shape[0]} labels for {n_samples} samples")
+        if y_true.dtype.kind not in "iu":  # signed or unsigned integers
+            raise ValueError(f"class indices must be integers, got dtype {y_true.dtype}")
+        if n_samples:
+            low, high = y_true.min(), y_true.max()
+            bad = low if low < 0 else high if high >= n_classes else None
+            if bad is not None:
+                raise ValueError(f"label {bad} is out of range for {n_classes} classes")
+        return y_true
+    if y_true.ndim == 2:
+        if y_true.shape != (n_samples, n_classes):
+            raise ValueError(f"one-hot y_true must have shape {(n_samples, n_classes)}, "
+                             f"got {y_true.shape}")
+        if not (np.isin(y_true, (0, 1)).all() and (y_true.sum(axis=1) == 1).all()):
+            raise ValueError("one-hot y_true must hold a single 1 in each row and 0 elsewhere")
+        return y_true.argmax(axis=1)
+    raise ValueError(f"y_true must have shape (N,) or (N, C), got {y_true.shape}")
+
+
+def _check_scores(y_pred):
+    if y_pred.ndim != 2:
+        raise ValueError(f"predictions must have shape (N, C), got {y_pred.shape}")
+
+
+def _sample_losses(probabilities, y):
+    """-log(clip(P_i,y_i)) for validated class indices y."""
+    return -np.log(probabilities[np.arange(len(y)), y].clip(EPS, 1 - EPS))
+
+
+def _targets(y_pred, y_true):
+    """``y_true`` as an array of ``y_pred``'s shape (N, k), in its dtype.
+
+    A (N,) y_true is read as a column when k = 1; any other mismatch is a
+    ValueError naming both shapes.
+    """
+    y_true = np.asarray(y_true)
+    if y_pred.ndim == 2 and y_pred.shape[1] == 1 and y_true.shape == y_pred.shape[:1]:
+        y_true = y_true.reshape(-1, 1)
+    if y_pred.ndim != 2 or y_true.shape != y_pred.shape:
+        raise ValueError(f"y_pred of shape {y_pred.shape} and y_true of shape "
+                         f"{y_true.shape} do not match: both must be (N, k), or y_true "
+                         "(N,) when k = 1")
+    return y_true.astype(y_pred.dtype, copy=False)

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh, _reduce_rows
+from activations import LeakyReLU, Linear, ReLU, Sigmoid, Softmax, Tanh
 from program.gradcheck import numerical_gradient
 
 from checks import assert_gradient_matches, away_from_zero
@@ -127,15 +127,6 @@ def test_linear_is_the_identity():
     np.testing.assert_array_equal(linear.forward(x), x)
     np.testing.assert_array_equal(linear.backward(np.array([[3.0, 4.0]])), [[3.0, 4.0]])
     np.testing.assert_array_equal(linear.predictions(x), x)
-
-
-@pytest.mark.parametrize("ufunc", [np.maximum, np.add])
-@pytest.mark.parametrize("columns", [1, 2, 3, 8, 9, 20])
-def test_column_wise_row_reduction_equals_numpy_reduce(ufunc, columns):
-    x = np.random.default_rng(columns).standard_normal((50, columns)).astype(np.float32)
-    np.testing.assert_allclose(_reduce_rows(ufunc, x), ufunc.reduce(x, axis=-1, keepdims=True),
-                               rtol=1e-6)
-    assert _reduce_rows(ufunc, x).shape == (50, 1)
 
 
 ACTIVATIONS = [ReLU, Softmax, Sigmoid, Linear, Tanh, LeakyReLU]

@@ -389,7 +389,8 @@ def test_the_help_explains_the_bench_and_each_public_flag(capsys):
             "outside this repository (repeatable)",
             "--against W:NAME=COMMAND time a whole process in alternation with this package's "
             "process for workload W (A, B, digits; see above) and report the ratio of each "
-            "pair, e.g. 'A:book-ch10=python ch10.py' (repeatable)"):
+            "pair, e.g. 'A:book-ch10=python ../nnfs_book/Chapter_10/Ch10_Final.py' "
+            "(repeatable)"):
         assert flag in text
     usage, _, options = text.partition(" ".join(bench.__doc__.split()))
     assert "--child" not in usage + options and "--threads" not in usage + options

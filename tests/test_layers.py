@@ -16,7 +16,6 @@ from layers import (
     MaxPool2D,
     Reshape,
     _route_to_maxima,
-    bernoulli,
     decayed_names,
     parameter_names,
     state_names,
@@ -241,14 +240,17 @@ def test_dropout_mask_is_bernoulli_of_the_keep_rate():
     layer = Dropout(0.3, rng=np.random.default_rng(11))
     out = layer.forward(np.ones((400, 500), dtype=np.float32), training=True)
     assert abs((out != 0).mean() - 0.7) < 0.005
-    np.testing.assert_array_equal(np.unique(out), np.array([0, 1 / 0.7], dtype=np.float32))
+    # M = B / (1 - rate), divided in the layer's dtype
+    np.testing.assert_array_equal(np.unique(out), [0, np.divide(1, 0.7, dtype=np.float32)])
 
 
-def test_bernoulli_compares_32_bit_uniforms_with_p():
-    kept = bernoulli(np.random.default_rng(3), (7, 9), 0.3)
-    u = np.random.default_rng(3).bit_generator.random_raw(32).view(np.uint32)[:63] / 2**32
-    np.testing.assert_array_equal(kept, (u < 0.3).reshape(7, 9))
-    assert 0.2 < kept.mean() < 0.4
+def test_dropout_keeps_a_unit_where_a_float32_uniform_of_its_generator_is_below_the_keep_rate():
+    # The draw that seeded runs (and their checkpoints) depend on: B = [U < 1 - rate].
+    layer = Dropout(0.3, rng=np.random.default_rng(3))
+    kept = layer.forward(np.ones((7, 9)), training=True) != 0
+    u = np.random.default_rng(3).random((7, 9), dtype=np.float32)
+    np.testing.assert_array_equal(kept, u < 0.7)
+    assert 0.5 < kept.mean() < 0.9
 
 
 @pytest.mark.parametrize("make", [lambda: Dense(4, 3, 0.1, 0.2, 0.3, 0.4),
@@ -314,35 +316,24 @@ def test_dropout_off_returns_its_input_itself():
         assert layer.mask is None
 
 
-def test_bernoulli_of_an_even_count_uses_exactly_half_as_many_raw_draws():
-    rng, twin = np.random.default_rng(4), np.random.default_rng(4)
-    first, second = bernoulli(rng, (4, 8), 0.5), bernoulli(rng, (4, 8), 0.5)
-    u = twin.bit_generator.random_raw(32).view(np.uint32) / 2**32  # 16 draws per mask
-    np.testing.assert_array_equal(first, (u[:32] < 0.5).reshape(4, 8))
-    np.testing.assert_array_equal(second, (u[32:] < 0.5).reshape(4, 8))
-
-
-class GivenDraws:
-    """A stand-in generator whose 32-bit draws u are given (as bernoulli reads them)."""
+class GivenUniforms:
+    """A stand-in generator whose float32 uniforms U are given (as Dropout draws them)."""
 
     def __init__(self, u):
-        self.bit_generator = self
-        self.raw = np.array(u, dtype=np.uint32).view(np.uint64)  # two u per raw draw
+        self.u = np.array(u, dtype=np.float32)
 
-    def random_raw(self, size):
-        return self.raw[:size]
-
-
-def test_bernoulli_keeps_a_draw_only_when_strictly_below_p():
-    # U = u / 2^32 < p: with p = 6 / 2^32, u = 5 is kept and u = 6 (U = p) is not.
-    kept = bernoulli(GivenDraws([5, 6, 7, 0]), (4,), 6 / 2**32)
-    np.testing.assert_array_equal(kept, [True, False, False, True])
+    def random(self, shape, dtype):
+        assert dtype == np.float32
+        return self.u.reshape(shape)
 
 
-def test_bernoulli_keeps_every_draw_below_a_p_next_to_one():
-    p = 1 - 2**-32  # the largest p below 1 on the 32-bit grid: only u = 2^32 - 1 reaches it
-    kept = bernoulli(GivenDraws([2**32 - 2, 2**32 - 1]), (2,), p)
-    np.testing.assert_array_equal(kept, [True, False])
+def test_dropout_keeps_a_unit_only_when_its_uniform_is_strictly_below_the_keep_rate():
+    # keep = 1 - 0.25 = 0.75, exact in float32: U = 0.75 is dropped, the float32 below it kept.
+    below = np.nextafter(np.float32(0.75), np.float32(0))
+    layer = Dropout(0.25, rng=GivenUniforms([0.0, below, 0.75, 0.9]))
+    out = layer.forward(np.ones((1, 4), dtype=np.float32), training=True)
+    scale = np.divide(1, 0.75, dtype=np.float32)
+    np.testing.assert_array_equal(out, [[scale, scale, 0, 0]])
 
 
 # --- Initialisation (Dense and Conv2D) ---------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 # What a learner reads, importing nothing but NumPy, the standard library and each other.
-MATHS = {"layers", "activations", "losses", "heads", "optimizers"}
+MATHS = {"layers", "activations", "losses", "heads", "optimizers", "stepping", "fast"}
 # What a user runs.
 TOOLS = {"main", "bench", "mutation"}
 
