@@ -2,9 +2,17 @@
 
 Each class here is a subclass of the plain class it speeds up, with the
 same formulas, and computes the same numbers, bit for bit (tested against
-the plain class); nothing uses one unless it asks for it by name. What each
-is worth was measured with bench.py (see each docstring). The third fast
-path is an optimizer's ``fused=True``, ``stepping.FlatParameters``.
+the plain class); nothing uses one unless it asks for it by name. The
+third fast path is an optimizer's ``fused=True`` (``stepping.FlatParameters``).
+
+What each is worth, on bench.py's workloads A (``main.py --optimizer adam``)
+and B (the book's chapter-15 run), in instructions per epoch (callgrind,
+one BLAS thread), with that path alone replaced by the plain one:
+
+    fast path                       A: 1.23 M an epoch   B: 11.0 M an epoch
+    fast.Softmax                    +9.5% without it      +10.6%
+    fast.Dropout                    (no dropout)          +23.8%
+    fused=True                      +16.4%                +1.8%
 """
 
 import math

@@ -197,7 +197,9 @@ LAYERS = {
     "maxpool2d": Part("layers:MaxPool2D", "the maximum of each window"),
     "flatten": Part("layers:Flatten", "(N, ...) to (N, features)"),
     "reshape": Part("layers:Reshape", "flat rows to images (N, channels, height, width)"),
-    "dropout": Part("layers:Dropout", "inverted dropout"),
+    # fast.Dropout: layers.Dropout's masks, bit for bit, from the generator's raw bits
+    # (docs/speed.md: without it workload B takes 24% more instructions).
+    "dropout": Part("fast:Dropout", "inverted dropout"),
     "batchnorm": Part("layers:BatchNorm", "batch normalisation: each feature (or channel) "
                       "standardised over the batch, then scaled and shifted", role="norm"),
 }

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+import fast
 from activations import ReLU, Sigmoid
 from heads import AbsoluteError, Binary, Classes, SquaredError
 from layers import Dense, Dropout
@@ -14,7 +15,9 @@ from checks import assert_gradient_matches
 def test_build_places_layers_and_regularisation():
     net = build(2, [8, 4], 3, Classes(), dropout=0.1, l1=1e-3, l2=2e-3)
     kinds = [type(layer) for layer in net.layers]
-    assert kinds == [Dense, ReLU, Dropout, Dense, ReLU, Dropout, Dense]
+    # The program's dropout is fast.Dropout, layers.Dropout's masks drawn from raw bits.
+    assert kinds == [Dense, ReLU, fast.Dropout, Dense, ReLU, fast.Dropout, Dense]
+    assert issubclass(fast.Dropout, Dropout)
     hidden, output = net.trainable[:-1], net.trainable[-1]
     assert all(layer.weight_regularizer_l1 == layer.bias_regularizer_l1 == 1e-3
                for layer in hidden)
