@@ -6,13 +6,15 @@ the plain class); nothing uses one unless it asks for it by name. The
 third fast path is an optimizer's ``fused=True`` (``stepping.FlatParameters``).
 
 What each is worth, on bench.py's workloads A (``main.py --optimizer adam``)
-and B (the book's chapter-15 run), in instructions per epoch (callgrind,
-one BLAS thread), with that path alone replaced by the plain one:
+and B (the book's chapter-15 run), with that path alone replaced by the
+plain one: instructions per epoch (callgrind, one BLAS thread), then the
+whole process's time, median and range of interleaved rounds (A: 11, B: 5,
+one BLAS thread; a shared two-core machine):
 
-    fast path                       A: 1.23 M an epoch   B: 11.0 M an epoch
-    fast.Softmax                    +9.5% without it      +10.6%
-    fast.Dropout                    (no dropout)          +23.8%
-    fused=True                      +16.4%                +1.8%
+    without            A: 1.23 M an epoch              B: 11.0 M an epoch
+    fast.Softmax       +9.5%, time x1.26 (0.80-1.85)   +10.6%, time x1.09 (1.02-1.24)
+    fast.Dropout       (no dropout in A)               +23.8%, time x1.09 (1.05-1.18)
+    fused=True         +16.4%, time x1.16 (0.79-1.33)  +1.8%, time x1.02 (0.86-1.04)
 """
 
 import math
@@ -36,7 +38,10 @@ class Softmax(activations.Softmax):
     order, and the columns are added from left to right, as NumPy adds fewer
     than 8 numbers (its pairwise summation starts at blocks of 8), so every
     probability is the one ``activations.Softmax`` gives. Inputs that are not
-    (N, C) with 2 <= C <= 7 go to ``activations.Softmax``.
+    (N, C) with 2 <= C <= 7 go to ``activations.Softmax``. A forward pass of
+    300 x 3 float32 scores (workload A) takes 10 us against the plain one's
+    25 us, whose np.max(X, axis=1) alone takes 13; of 3000 x 3 (B), 34 us
+    against 183 (timeit, best of 7). ``heads.Classes`` uses this class.
     """
 
     def forward(self, inputs, training=False):
@@ -69,7 +74,8 @@ class Dropout(layers.Dropout):
     hold it draws as ``layers.Dropout``: for a generator other than PCG64
     (``default_rng``'s), an odd number of units (the plain draw keeps the
     last 64-bit output's high half for its next draw), or such a half already
-    kept.
+    kept. A training forward pass of 3000 x 64 float32 units (workload B)
+    takes 0.30 ms against the plain one's 0.46 (timeit, best of 7).
     """
 
     def bernoulli(self, shape, p):
@@ -79,6 +85,8 @@ class Dropout(layers.Dropout):
         if n % 2 or not isinstance(generator, np.random.PCG64) or generator.state["has_uint32"]:
             return super().bernoulli(shape, p)
         u = generator.random_raw(n // 2).view(np.uint32).reshape(shape)
+        # u <= bound - 1 rather than u < bound: for a p that rounds to 1.0 in
+        # float32 the bound is 2^32, one past the largest uint32.
         return u <= np.uint32(256 * math.ceil(np.float32(p) * 2**24) - 1)
 
 

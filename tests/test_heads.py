@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
+import fast
 from activations import Softmax
 from heads import AbsoluteError, Binary, Classes, Head, Regression, SquaredError, r_squared
-from losses import CategoricalCrossentropy, MeanSquaredError
+from losses import CategoricalCrossentropy, MeanSquaredError, SoftmaxCategoricalCrossentropy
 
 
 def test_classes_head_is_softmax_and_crossentropy_fused():
@@ -13,6 +14,16 @@ def test_classes_head_is_softmax_and_crossentropy_fused():
     assert fused.forward(scores, y) == pytest.approx(chained.forward(scores, y), rel=1e-15)
     np.testing.assert_allclose(fused.backward(y), chained.backward(y), rtol=1e-10, atol=1e-15)
     np.testing.assert_array_equal(fused.dinputs, fused.backward(y))
+
+
+def test_classes_head_opts_into_the_fast_softmax_with_the_plain_numbers():
+    rng = np.random.default_rng(1)
+    scores, y = rng.standard_normal((50, 3)).astype(np.float32), rng.integers(0, 3, 50)
+    head, plain = Classes(), SoftmaxCategoricalCrossentropy()
+    assert type(head.activation) is fast.Softmax and head.loss.activation is head.activation
+    assert head.forward(scores, y) == plain.forward(scores, y)
+    np.testing.assert_array_equal(head.output, plain.output)
+    np.testing.assert_array_equal(head.backward(y), plain.backward(plain.output, y))
 
 
 def test_classification_accuracy_is_argmax_against_labels_or_one_hot():
