@@ -39,3 +39,11 @@ def test_the_checker_sees_an_import_of_the_program(tmp_path):
     leaky = tmp_path / "leaky.py"
     leaky.write_text("import numpy as np\n\ndef f():\n    from program import registry\n")
     assert _imported(leaky) == {"numpy", "program"}
+
+
+def test_mutation_testing_mutates_every_module():
+    import tomllib
+
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    paths = set(settings["tool"]["mutmut"]["source_paths"])
+    assert paths == {f"{name}.py" for name in MATHS | TOOLS} - {"mutation.py"} | {"program/"}
