@@ -452,7 +452,8 @@ def run(args, stop):
     cells = cells_of(results, runs, grid, seeds)
 
     written, figure_failed = [], False
-    if figure is not None and any(cell.finished for cell in cells):
+    drawn = figure is not None and any(cell.finished for cell in cells)
+    if drawn:
         with stop.writing():
             try:
                 written.append(outputs.write(figure, lambda path: draw(
@@ -465,7 +466,7 @@ def run(args, stop):
     for path in [path for entry in entries if isinstance(entry, tuple)
                  for path in entry[0].written] + written:
         print(f"wrote {path}")
-    if figure is not None and not any(cell.finished for cell in cells):
+    if figure is not None and not drawn:
         print(f"no run finished: {figure} not drawn")
     outcomes = [entry[0] for entry in entries if isinstance(entry, tuple)]
     status = experiment.exit_status(outcomes, stop)
@@ -549,6 +550,11 @@ class Cell:
         return all(result.finished for result in self.results)
 
     @property
+    def ranked(self):
+        """Finished, and every run has a finite best: the cell has a place in the ranking."""
+        return self.finished and not self.reason
+
+    @property
     def reason(self):
         """Why the cell is not ranked ('' when it is): its first run's reason that has one."""
         for index, result in enumerate(self.results):
@@ -610,7 +616,7 @@ def ranked(cells):
     """[(rank, cell)] of the finished cells: the ranked ones by their best validation loss
     (equal losses share a rank and keep the grid's order), then the others (rank None)
     with their reason, in the grid's order."""
-    order = sorted((cell for cell in cells if cell.finished and not cell.reason),
+    order = sorted((cell for cell in cells if cell.ranked),
                    key=lambda cell: cell.best)
     ranks = []
     for index, cell in enumerate(order):
@@ -690,7 +696,7 @@ def draw(cells, grid, seeds, path, show=False):
         notes = {}
         for index, cell in enumerate(cells):
             at = divmod(index, columns)
-            if cell.finished and not cell.reason:
+            if cell.ranked:
                 values[at] = cell.best
                 if seeds is not None:
                     notes[at] = f"{cell.low:.3g}-{cell.high:.3g}"
@@ -702,7 +708,7 @@ def draw(cells, grid, seeds, path, show=False):
                                      show=show)
     curves = []
     for cell in cells:
-        if cell.finished and not cell.reason:
+        if cell.ranked:
             epochs, mean, low, high = cell.curve()
             name = f"{grid[0].name}={cell.labels[0]}" if grid else "as given"
             if seeds is None:
